@@ -1,0 +1,5 @@
+"""``python -m linksim`` = the ``linksim`` command."""
+
+from .cli import console_main
+
+console_main()

@@ -1,0 +1,144 @@
+"""Command line: ``linksim run | validate | list | plot | train | schema``.
+
+``main(argv)`` returns the exit code (0 ok, 2 user error, 130 interrupted) so tests call
+it directly. User errors print one line, ``linksim: error: <message>``, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+from .errors import UserError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="linksim", description="End-to-end link simulator for semantic communication.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="simulate a scenario: results CSV/JSON and figure PDFs")
+    run.add_argument("scenario", type=Path, help="scenario YAML file")
+    run.add_argument("--out", type=Path, default=None, help="run directory (default runs/<name>[-quick])")
+    run.add_argument("--plots", type=Path, default=None, help="figure directory (default plots/)")
+    run.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None, help="overrides the scenario's device")
+    run.add_argument("--fresh", action="store_true", help="discard earlier results in the run directory")
+    run.add_argument("--quick", action="store_true", help="few batches and tiny models (smoke test)")
+    run.add_argument("--cache", type=Path, default=None, help="weight/data cache (default $LINKSIM_CACHE or ~/.cache/linksim)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    val = sub.add_parser("validate", help="check a scenario without running it")
+    val.add_argument("scenario", type=Path, nargs="+")
+
+    lst = sub.add_parser("list", help="list registered components")
+    lst.add_argument("kind", nargs="?", default=None, help="systems, channels, codes, datasets, metrics or theory")
+
+    plot = sub.add_parser("plot", help="redraw the figures of a results file (no simulation)")
+    plot.add_argument("results", type=Path, help="results.json or its run directory")
+    plot.add_argument("--plots", type=Path, default=Path("plots"), help="figure directory (default plots/)")
+
+    train = sub.add_parser("train", help="train (or load) the learned systems of a scenario")
+    train.add_argument("scenario", type=Path)
+    train.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None)
+    train.add_argument("--quick", action="store_true", help="tiny models on tiny data")
+    train.add_argument("--cache", type=Path, default=None, help="weight cache (default $LINKSIM_CACHE or ~/.cache/linksim)")
+    train.add_argument("--ship", action="store_true",
+                       help="copy the trained weights into the package (linksim/weights/) as shipped defaults")
+
+    sub.add_parser("schema", help="print the JSON schema of scenario files")
+    return p
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .runner import run_scenario
+    from .scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    result = run_scenario(
+        scenario, out=args.out, plots_dir=args.plots, device=args.device, fresh=args.fresh,
+        quick=args.quick, cache_dir=args.cache, progress=not args.no_progress,
+    )
+    print(f"results: {result.results_path}")
+    print(f"table:   {result.csv_path}")
+    for fig in result.figures:
+        print(f"figure:  {fig}")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from .scenario import load_scenario
+
+    for path in args.scenario:
+        scenario = load_scenario(path)
+        print(f"{path}: ok ({len(scenario.systems)} systems x {len(scenario.sweep.grid())} points, "
+              f"{scenario.sweep.parameter})")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from .registry import ALL_REGISTRIES
+
+    kinds = [args.kind] if args.kind else list(ALL_REGISTRIES)
+    for kind in kinds:
+        if kind not in ALL_REGISTRIES:
+            raise UserError(f"list: unknown kind {kind!r}; choose from {', '.join(ALL_REGISTRIES)}")
+        print(f"{kind}:")
+        for entry in ALL_REGISTRIES[kind].entries():
+            print(f"  {entry.name:<28} {entry.summary}")
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from .plotting import draw_figures
+    from .results import load_results
+
+    store = load_results(args.results)
+    for fig in draw_figures(store, args.plots):
+        print(f"figure:  {fig}")
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .runner import train_scenario
+    from .scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    command = " ".join(["linksim", "train", str(args.scenario), *(["--quick"] if args.quick else [])])
+    for label, path in train_scenario(scenario, device=args.device, quick=args.quick, cache_dir=args.cache,
+                                      ship=args.ship, command=command):
+        print(f"{label}: {path}")
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from .scenario import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+    return 0
+
+
+_COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "list": _cmd_list, "plot": _cmd_plot,
+             "train": _cmd_train, "schema": _cmd_schema}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point; returns the process exit code."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(list(argv) if argv is not None else None)
+    except SystemExit as exc:  # argparse already printed its usage message
+        return int(exc.code or 0)
+    try:
+        return _COMMANDS[args.command](args)
+    except UserError as exc:
+        print(f"linksim: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("linksim: interrupted; completed batches are saved, run again to resume", file=sys.stderr)
+        return 130
+
+
+def console_main(argv: Optional[List[str]] = None) -> None:  # pragma: no cover - console script
+    sys.exit(main(argv))

@@ -1,0 +1,1 @@
+"""Datasets: official-format loaders and embedded deterministic data."""

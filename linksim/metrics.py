@@ -1,0 +1,124 @@
+"""Metrics: how a reported number is computed from a system's sufficient statistics.
+
+A system's ``simulate`` returns additive statistics for one batch (error counts, trial
+counts, sums, sums of squares). The runner adds them up per sweep point; a metric
+turns the totals into an :class:`~linksim.stats.Estimate` with a confidence interval.
+
+Register a new metric with::
+
+    @metrics.register("my_rate")
+    def _() -> Metric:
+        return ProportionMetric("my_rate", count="my_errors", total="my_trials")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, ClassVar, Mapping, Optional, Tuple
+
+from .registry import metrics
+from .stats import Estimate, mean_t, proportion
+
+
+class Metric:
+    """Base class: ``estimate(totals)`` and, for stopping rules, ``errors(totals)``."""
+
+    name: str
+    #: Statistic keys this metric needs from a system.
+    requires: Tuple[str, ...] = ()
+    #: True if smaller is better and the value is an error probability (log axes).
+    is_error_rate: ClassVar[bool] = False
+
+    def estimate(self, totals: Mapping[str, float], *, confidence: float = 0.95, ci_method: str = "wilson") -> Estimate:
+        raise NotImplementedError  # pragma: no cover
+
+    def errors(self, totals: Mapping[str, float]) -> Optional[float]:
+        """Number of observed error events (drives ``target_errors``); None if not a count."""
+        return None
+
+    def trials(self, totals: Mapping[str, float]) -> float:
+        """Number of observations behind the estimate."""
+        return 0.0
+
+
+@dataclass
+class ProportionMetric(Metric):
+    """``count / total`` with a binomial interval.
+
+    :param count: Key of the event count (errors for an error rate, successes otherwise).
+    :param total: Key of the number of trials.
+    :param error_rate: True if ``count`` counts errors (BER, BLER); False for successes
+        (accuracy), in which case errors are ``total - count``.
+    """
+
+    name: str
+    count: str
+    total: str
+    error_rate: bool = True
+
+    @property
+    def requires(self) -> Tuple[str, ...]:  # type: ignore[override]
+        return (self.count, self.total)
+
+    @property
+    def is_error_rate(self) -> bool:  # type: ignore[override]
+        return self.error_rate
+
+    def estimate(self, totals: Mapping[str, float], *, confidence: float = 0.95, ci_method: str = "wilson") -> Estimate:
+        return proportion(totals.get(self.count, 0.0), totals.get(self.total, 0.0), ci_method, confidence)
+
+    def errors(self, totals: Mapping[str, float]) -> Optional[float]:
+        count = totals.get(self.count, 0.0)
+        return count if self.error_rate else totals.get(self.total, 0.0) - count
+
+    def trials(self, totals: Mapping[str, float]) -> float:
+        return totals.get(self.total, 0.0)
+
+
+@dataclass
+class MeanMetric(Metric):
+    """Mean of a per-sample quantity with a Student-t interval.
+
+    A system reports ``<key>_sum``, ``<key>_sumsq`` and ``<key>_count``.
+    """
+
+    name: str
+    key: str
+
+    @property
+    def requires(self) -> Tuple[str, ...]:  # type: ignore[override]
+        return (f"{self.key}_sum", f"{self.key}_sumsq", f"{self.key}_count")
+
+    def estimate(self, totals: Mapping[str, float], *, confidence: float = 0.95, ci_method: str = "wilson") -> Estimate:
+        s, sq, n = (totals.get(k, 0.0) for k in self.requires)
+        return mean_t(s, sq, n, confidence)
+
+    def trials(self, totals: Mapping[str, float]) -> float:
+        return totals.get(f"{self.key}_count", 0.0)
+
+
+def _factory(metric: Metric) -> Callable[[], Metric]:
+    def make() -> Metric:
+        return metric
+
+    make.__doc__ = metric.__doc__
+    return make
+
+
+_SHIPPED = {
+    "ber": (ProportionMetric("ber", "bit_errors", "bits"), "Bit error rate (information bits)."),
+    "bler": (ProportionMetric("bler", "block_errors", "blocks"), "Block (codeword/message) error rate."),
+    "ser": (ProportionMetric("ser", "symbol_errors", "symbols"), "Symbol error rate."),
+    "accuracy": (ProportionMetric("accuracy", "correct", "trials", error_rate=False), "Task accuracy (e.g. answer accuracy)."),
+    "psnr": (MeanMetric("psnr", "psnr"), "Mean PSNR in dB over images."),
+    "ssim": (MeanMetric("ssim", "ssim"), "Mean SSIM over images."),
+    "mse": (MeanMetric("mse", "mse"), "Mean squared error per sample."),
+    "symbols_per_message": (MeanMetric("symbols_per_message", "symbols_per_message"), "Transmitted complex symbols per message (sentence/image)."),
+}
+for _name, (_metric, _summary) in _SHIPPED.items():
+    metrics.register(_name, summary=_summary)(_factory(_metric))
+
+
+def get_metric(name: str, *, field: str = "metrics") -> Metric:
+    """The registered metric ``name`` (a :class:`Metric` instance)."""
+    return metrics.get(name, field=field)()

@@ -1,0 +1,1 @@
+"""Physical layer: channels, modulation, channel codes and theory curves (Sionna-based)."""

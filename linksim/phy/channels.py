@@ -1,0 +1,400 @@
+"""Registered channel models: AWGN, flat Rayleigh/Rician fading and flat i.i.d. MIMO.
+
+Every channel follows :class:`linksim.phy.base.Channel`: it takes complex symbols
+``x`` of unit average energy and a noise variance ``no`` (see the SNR convention in
+:mod:`linksim.phy.base`) and returns a :class:`~linksim.phy.base.ChannelOutput` with
+the received samples, the true and estimated channel, the detected symbols ``x_hat``
+and their effective noise variance ``no_eff``.
+
+Scenario parameters (YAML), shared by the fading channels::
+
+    channel:
+      type: rician            # awgn | rayleigh | rician | mimo
+      k_factor: 2.0           # rician only: K (linear), LOS power / scattered power
+      los_phase: 0.0          # rician only: phase of the LOS component [rad]
+      coherence: symbol       # symbol | block | <int> channel uses per fading block
+      csi: perfect            # shorthand for {type: perfect}
+      # csi: {type: imperfect, error_variance: 0.01}
+
+Fading model. ``coherence`` decides how often the channel changes along the last
+axis of ``x`` (the channel-use axis): ``"symbol"`` draws an independent channel for
+every channel use, ``"block"`` one per example (per leading index of ``x``), an
+integer ``c`` one per ``c`` consecutive channel uses (the last block may be shorter).
+
+CSI. With ``csi: {type: imperfect, error_variance: s2}`` the receiver knows
+``h_hat = h + e`` with ``e ~ CN(0, s2)`` drawn once per coherence block, and treats
+the estimation error as extra Gaussian noise at unit symbol energy. SISO detection is
+eq. (3) of Mem-DeepSC, ``x_hat = conj(h_hat) y / |h_hat|^2``, with
+``no_eff = (no + s2) / |h_hat|^2``.
+
+Randomness comes from Sionna's generator for the device of ``x``
+(``sionna.phy.config.torch_rng``, resolved by :func:`sionna.phy.utils.complex_normal`).
+All channels are differentiable with respect to ``x``.
+"""
+
+from __future__ import annotations
+
+import cmath
+import math
+from typing import Annotated, Any, Dict, Literal, Optional, Sequence, Tuple, Union
+
+import torch
+from pydantic import Field, ValidationInfo, field_validator
+from sionna.phy.mimo import lmmse_equalizer, zf_equalizer
+from sionna.phy.utils import complex_normal
+
+from ..registry import ParamsModel, build_component, channels
+from .base import Channel, ChannelOutput, TensorLike
+
+__all__ = [
+    "AWGNChannel",
+    "RayleighChannel",
+    "RicianChannel",
+    "MIMOChannel",
+    "PerfectCSI",
+    "ImperfectCSI",
+    "FadingParams",
+    "build_channel",
+    "channel_spec",
+]
+
+# Noise variance floor used by the LMMSE equalizer, so that ``no = 0`` (no noise)
+# gives the zero-forcing limit instead of a division by zero in the whitening step.
+_LMMSE_MIN_NOISE = 1e-10
+
+
+# --------------------------------------------------------------------------------------
+# Parameters
+# --------------------------------------------------------------------------------------
+
+
+class PerfectCSI(ParamsModel):
+    """The receiver knows the channel exactly: ``h_hat = h``."""
+
+    type: Literal["perfect"] = "perfect"
+
+
+class ImperfectCSI(ParamsModel):
+    """The receiver knows ``h_hat = h + e`` with ``e ~ CN(0, error_variance)`` per entry."""
+
+    type: Literal["imperfect"]
+    error_variance: float = Field(ge=0.0, allow_inf_nan=False)
+
+
+CSIParams = Annotated[Union[PerfectCSI, ImperfectCSI], Field(discriminator="type")]
+
+Coherence = Union[Literal["symbol", "block"], int]
+
+
+class FadingParams(ParamsModel):
+    """Parameters shared by the fading channels: time coherence and CSI."""
+
+    coherence: Coherence = Field(
+        default="symbol",
+        description="'symbol' (i.i.d. per channel use), 'block' (one per example) or "
+        "an integer number of channel uses per fading block",
+    )
+    csi: CSIParams = Field(default_factory=PerfectCSI, description="receiver channel knowledge")
+
+    @field_validator("coherence", mode="plain")
+    @classmethod
+    def _check_coherence(cls, value: Any) -> Union[str, int]:
+        if value in ("symbol", "block") or (type(value) is int and value >= 1):
+            return value
+        raise ValueError(f"must be 'symbol', 'block' or an integer >= 1 (channel uses), got {value!r}")
+
+    @field_validator("csi", mode="before")
+    @classmethod
+    def _csi_shorthand(cls, value: Any) -> Any:
+        """Accept ``csi: perfect`` as shorthand for ``csi: {type: perfect}``."""
+        return {"type": value} if isinstance(value, str) else value
+
+    @property
+    def csi_error_variance(self) -> float:
+        """Variance of the channel-estimation error per channel coefficient."""
+        return self.csi.error_variance if isinstance(self.csi, ImperfectCSI) else 0.0
+
+
+# --------------------------------------------------------------------------------------
+# Shared helpers
+# --------------------------------------------------------------------------------------
+
+
+def _precision(x: torch.Tensor) -> str:
+    """Sionna precision matching a complex tensor's dtype."""
+    if not x.is_complex():
+        raise TypeError(f"channel input must be complex (complex64/complex128), got {x.dtype}")
+    return "double" if x.dtype == torch.complex128 else "single"
+
+
+def _cn(shape: Sequence[int], x: torch.Tensor, var: float = 1.0) -> torch.Tensor:
+    """CN(0, var) samples on ``x``'s device and precision, from Sionna's generator."""
+    return complex_normal(list(shape), var=var, precision=_precision(x), device=x.device)
+
+
+def _noise_variance(no: TensorLike, x: torch.Tensor) -> torch.Tensor:
+    """``no`` as a real tensor on ``x``'s device, broadcastable to ``x.shape``.
+
+    A tensor of lower rank than ``x`` is read as broadcastable to ``x.shape[:-1]``
+    (one value per example, numpy broadcasting) and gets a trailing unit axis.
+    """
+    real_dtype = x.real.dtype
+    if not isinstance(no, torch.Tensor):
+        if not math.isfinite(float(no)) or float(no) < 0.0:
+            raise ValueError(f"noise variance must be finite and >= 0, got {no}")
+        return torch.tensor(float(no), dtype=real_dtype, device=x.device)
+    no = no.to(dtype=real_dtype, device=x.device)
+    if 0 < no.dim() < x.dim():
+        no = no.unsqueeze(-1)
+    try:
+        shape = torch.broadcast_shapes(no.shape, x.shape)
+    except RuntimeError:
+        shape = None
+    if shape != x.shape:
+        raise ValueError(
+            f"noise variance of shape {tuple(no.shape)} does not broadcast to the input "
+            f"{tuple(x.shape)}; give one value per example (x.shape[:-1]) or per symbol"
+        )
+    return no
+
+
+def _num_blocks(coherence: Union[str, int], n: int) -> int:
+    """Number of independent fading realisations along a channel-use axis of length n."""
+    if coherence == "symbol":
+        return n
+    if coherence == "block":
+        return 1
+    return -(-n // int(coherence))
+
+
+def _expand_blocks(g: torch.Tensor, coherence: Union[str, int], n: int, dim: int) -> torch.Tensor:
+    """Expand per-block values ``g`` along ``dim`` to ``n`` channel uses."""
+    if coherence == "symbol":
+        return g
+    if coherence == "block":
+        shape = list(g.shape)
+        shape[dim] = n
+        return g.expand(shape)
+    return g.repeat_interleave(int(coherence), dim=dim).narrow(dim, 0, n)
+
+
+# --------------------------------------------------------------------------------------
+# Channels
+# --------------------------------------------------------------------------------------
+
+
+@channels.register("awgn")
+class AWGNChannel(Channel):
+    """Additive white Gaussian noise: ``y = x + n``, ``n ~ CN(0, no)``.
+
+    :input x: ``[..., n]``, complex64/complex128, unit average energy.
+    :input no: float or real tensor broadcastable to ``x.shape[:-1]`` or ``x.shape``.
+    :output: :class:`ChannelOutput` with ``y = x_hat`` ``[..., n]``, ``h = h_hat = 1``
+        (expanded to ``[..., n]``) and ``no_eff = no`` expanded to ``[..., n]`` (real).
+    """
+
+    class Params(ParamsModel):
+        """The AWGN channel has no parameters."""
+
+    def __call__(self, x: torch.Tensor, no: TensorLike) -> ChannelOutput:
+        no_t = _noise_variance(no, x)
+        y = x + no_t.sqrt().to(x.dtype) * _cn(x.shape, x)
+        ones = torch.ones((), dtype=x.dtype, device=x.device).expand(x.shape)
+        return ChannelOutput(y=y, h=ones, h_hat=ones, x_hat=y, no_eff=no_t.expand(x.shape))
+
+
+class _FadingChannel(Channel):
+    """Fading channel drawing per coherence block, with (im)perfect CSI.
+
+    Subclasses implement :meth:`_draw_gain` (the fading distribution) and ``__call__``.
+    """
+
+    Params = FadingParams
+    params: FadingParams
+
+    def _draw_gain(self, shape: Sequence[int], x: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        """Channel coefficients of the given shape, E|h|^2 = 1, dtype of ``x``."""
+        raise NotImplementedError
+
+    def _realise(
+        self, x: torch.Tensor, lead: Sequence[int], n_uses: int, tail: Sequence[int] = ()
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """True channel ``h`` and receiver estimate ``h_hat``, both ``[*lead, n_uses, *tail]``.
+
+        One realisation (and one estimation error) per coherence block along the
+        channel-use axis.
+        """
+        coherence = self.params.coherence
+        shape = [*lead, _num_blocks(coherence, n_uses), *tail]
+        h = self._draw_gain(shape, x)
+        h_hat = h
+        if isinstance(self.params.csi, ImperfectCSI):
+            h_hat = h + _cn(shape, x, var=self.params.csi.error_variance)
+        dim = len(lead)
+        return _expand_blocks(h, coherence, n_uses, dim), _expand_blocks(h_hat, coherence, n_uses, dim)
+
+
+class _SisoFadingChannel(_FadingChannel):
+    """Flat SISO fading ``y = h x + n`` with Mem-DeepSC eq. (3) detection.
+
+    :input x: ``[..., n]``, complex64/complex128, unit average energy.
+    :input no: float or real tensor broadcastable to ``x.shape[:-1]`` or ``x.shape``.
+    :output: :class:`ChannelOutput`; ``y``, ``h``, ``h_hat``, ``x_hat``: ``[..., n]``
+        complex; ``no_eff``: ``[..., n]`` real, ``(no + error_variance) / |h_hat|^2``.
+    """
+
+    def __call__(self, x: torch.Tensor, no: TensorLike) -> ChannelOutput:
+        no_t = _noise_variance(no, x)
+        h, h_hat = self._realise(x, x.shape[:-1], x.shape[-1])
+        y = h * x + no_t.sqrt().to(x.dtype) * _cn(x.shape, x)
+        gain = h_hat.abs().square()
+        x_hat = h_hat.conj() * y / gain
+        no_eff = (no_t + self.params.csi_error_variance) / gain
+        return ChannelOutput(y=y, h=h, h_hat=h_hat, x_hat=x_hat, no_eff=no_eff)
+
+
+@channels.register("rayleigh")
+class RayleighChannel(_SisoFadingChannel):
+    """Flat Rayleigh fading, ``h ~ CN(0, 1)``.
+
+    Parameters: ``coherence`` and ``csi`` (see :class:`FadingParams`).
+
+    :input x: ``[..., n]``, complex64/complex128, unit average energy.
+    :input no: float or real tensor broadcastable to ``x.shape[:-1]`` or ``x.shape``.
+    :output: :class:`ChannelOutput`, all fields ``[..., n]`` (see :class:`_SisoFadingChannel`).
+    """
+
+    class Params(FadingParams):
+        """Flat Rayleigh fading parameters."""
+
+    def _draw_gain(self, shape: Sequence[int], x: torch.Tensor) -> torch.Tensor:
+        return _cn(shape, x)
+
+
+@channels.register("rician")
+class RicianChannel(_SisoFadingChannel):
+    """Flat Rician fading, ``h = sqrt(K/(K+1)) e^{j phi} + sqrt(1/(K+1)) CN(0, 1)``.
+
+    ``E|h|^2 = 1``; ``K = 0`` is Rayleigh fading. Parameters: ``k_factor`` (K, linear,
+    required), ``los_phase`` (phi, radians, default 0), ``coherence``, ``csi``.
+
+    :input x: ``[..., n]``, complex64/complex128, unit average energy.
+    :input no: float or real tensor broadcastable to ``x.shape[:-1]`` or ``x.shape``.
+    :output: :class:`ChannelOutput`, all fields ``[..., n]`` (see :class:`_SisoFadingChannel`).
+    """
+
+    class Params(FadingParams):
+        """Flat Rician fading parameters."""
+
+        k_factor: float = Field(ge=0.0, allow_inf_nan=False, description="Rician K factor (linear)")
+        los_phase: float = Field(default=0.0, allow_inf_nan=False, description="LOS phase [rad]")
+
+    params: "RicianChannel.Params"
+
+    def _draw_gain(self, shape: Sequence[int], x: torch.Tensor) -> torch.Tensor:
+        k = self.params.k_factor
+        los = cmath.rect(math.sqrt(k / (k + 1.0)), self.params.los_phase)
+        return los + _cn(shape, x, var=1.0 / (k + 1.0))
+
+
+@channels.register("mimo")
+class MIMOChannel(_FadingChannel):
+    """Flat i.i.d. Rayleigh MIMO channel with ZF or LMMSE equalisation.
+
+    The symbols along the last axis of ``x`` are grouped into ``n / nt`` vectors
+    ``s`` of ``nt`` unit-energy symbols; each vector is sent over one channel use as
+    ``s / sqrt(nt)`` (total transmit power 1), so ``y = H s / sqrt(nt) + n`` with
+    ``H`` of i.i.d. CN(0, 1) entries and ``n ~ CN(0, no I_nr)``: ``snr_db`` is the SNR
+    per receive antenna. The receiver equalises with Sionna's
+    :func:`~sionna.phy.mimo.zf_equalizer` / :func:`~sionna.phy.mimo.lmmse_equalizer`
+    on the effective channel ``H_hat / sqrt(nt)`` and noise covariance
+    ``(no + error_variance) I_nr``, so ``x_hat`` estimates the unit-energy symbols.
+
+    Parameters: ``nt``, ``nr`` (required), ``equalizer`` ("zf" needs ``nr >= nt``;
+    default "lmmse"), ``coherence`` (counted in channel uses, i.e. vectors; default
+    one ``H`` per channel use) and ``csi``.
+
+    :input x: ``[..., n]``, complex64/complex128, ``n`` a multiple of ``nt``.
+    :input no: float or real tensor broadcastable to ``x.shape[:-1]`` (one value per
+        example; a per-symbol noise variance is not supported).
+    :output: :class:`ChannelOutput` with ``y`` ``[..., n/nt, nr]``, ``h`` and ``h_hat``
+        ``[..., n/nt, nr, nt]`` (unit-variance entries, without the ``1/sqrt(nt)``),
+        ``x_hat`` ``[..., n]`` complex and ``no_eff`` ``[..., n]`` real (per stream).
+    """
+
+    class Params(FadingParams):
+        """Flat i.i.d. Rayleigh MIMO parameters."""
+
+        nt: int = Field(ge=1, strict=True, description="number of transmit antennas")
+        nr: int = Field(ge=1, strict=True, description="number of receive antennas")
+        equalizer: Literal["zf", "lmmse"] = Field(default="lmmse", description="'zf' or 'lmmse'")
+
+        @field_validator("equalizer")
+        @classmethod
+        def _zf_needs_enough_antennas(cls, value: str, info: ValidationInfo) -> str:
+            nt, nr = info.data.get("nt"), info.data.get("nr")
+            if value == "zf" and nt is not None and nr is not None and nr < nt:
+                raise ValueError(f"'zf' needs nr >= nt (got nr={nr}, nt={nt}); use 'lmmse'")
+            return value
+
+    params: "MIMOChannel.Params"
+
+    @property
+    def symbols_multiple(self) -> int:
+        return self.params.nt
+
+    def _draw_gain(self, shape: Sequence[int], x: torch.Tensor) -> torch.Tensor:
+        return _cn(shape, x)
+
+    def __call__(self, x: torch.Tensor, no: TensorLike) -> ChannelOutput:
+        nt, nr = self.params.nt, self.params.nr
+        n = x.shape[-1]
+        if n % nt != 0:
+            raise ValueError(f"MIMO channel: the block length {n} is not a multiple of nt={nt}")
+        no_t = _noise_variance(no, x)
+        if no_t.dim() > 0 and no_t.shape[-1] != 1:
+            raise ValueError("MIMO channel: give one noise variance per example, not per symbol")
+        lead, uses = x.shape[:-1], n // nt
+        s = x.reshape(*lead, uses, nt)
+        h, h_hat = self._realise(x, lead, uses, (nr, nt))
+        scale = 1.0 / math.sqrt(nt)
+        # no_t is a scalar or [..., 1]: one variance per example, broadcast over uses
+        y = scale * (h @ s.unsqueeze(-1)).squeeze(-1)
+        y = y + no_t.sqrt().to(x.dtype).unsqueeze(-1) * _cn(y.shape, x)
+
+        noise_var = no_t + self.params.csi_error_variance
+        if self.params.equalizer == "lmmse":
+            noise_var = noise_var.clamp_min(_LMMSE_MIN_NOISE)
+        eye = torch.eye(nr, dtype=x.dtype, device=x.device)
+        cov = noise_var.to(x.dtype)[..., None, None] * eye  # [..., 1, nr, nr]
+        if self.params.equalizer == "zf":
+            s_hat, no_eff = zf_equalizer(y, scale * h_hat, cov, precision=_precision(x))
+        else:
+            # Sionna's LMMSE returns no_eff = 1/d - 1 with d -> 1 at high SNR; in single
+            # precision that cancels to 0 above ~50 dB, so equalise in double precision.
+            s_hat, no_eff = lmmse_equalizer(y, scale * h_hat, cov, precision="double")
+        return ChannelOutput(
+            y=y,
+            h=h,
+            h_hat=h_hat,
+            x_hat=s_hat.to(x.dtype).reshape(x.shape),
+            no_eff=no_eff.to(x.real.dtype).clamp_min(0.0).reshape(x.shape),
+        )
+
+
+def build_channel(spec: Union[Dict[str, Any], Channel], field: str = "channel") -> Channel:
+    """Build a registered channel from ``{type: name, **params}`` (a Channel passes through).
+
+    :raises UserError: unknown type or invalid parameter, naming ``field.<param>``.
+    """
+    if isinstance(spec, Channel):
+        return spec
+    return build_component(channels, spec, field=field)
+
+
+def channel_spec(channel: Channel) -> Optional[Dict[str, Any]]:
+    """The ``{type: name, **params}`` mapping that rebuilds a registered channel."""
+    name = vars(type(channel)).get("registered_name")
+    if name is None:  # not registered itself (e.g. an unregistered subclass)
+        return None
+    return {"type": name, **channel.params.model_dump(mode="json")}

@@ -1,0 +1,218 @@
+"""One registry per kind of component: the single name table of linksim.
+
+Every component a scenario can name (system, channel, code, dataset, metric, theory
+curve) is a class or function registered here under a short name. The scenario
+loader, the CLI (``linksim list``) and the Python API read the same tables, so a name
+that works in one works in all.
+
+Registering a component::
+
+    from linksim.registry import systems
+
+    @systems.register("my_link")
+    class MyLink(System):
+        class Params(ParamsModel):
+            order: int = 16
+        ...
+
+A scenario may also name a user's own class by import path, ``"package.module:Class"``;
+the class then needs no registration line.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Generic, Iterable, List, Optional, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from .errors import UserError
+
+T = TypeVar("T")
+
+# Modules that register the shipped components. They are imported on first use of a
+# registry so that ``import linksim`` stays light.
+_BUILTIN_MODULES = (
+    "linksim.phy.channels",
+    "linksim.phy.codes",
+    "linksim.phy.modulation",
+    "linksim.phy.theory",
+    "linksim.metrics",
+    "linksim.data.babi",
+    "linksim.systems.bitlink",
+)
+_builtins_loaded = False
+
+
+def load_builtins() -> None:
+    """Import every module that registers shipped components (idempotent)."""
+    global _builtins_loaded
+    if _builtins_loaded:
+        return
+    _builtins_loaded = True
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(module)
+
+
+class ParamsModel(BaseModel):
+    """Base for a component's parameter model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    """A registered component: its name, the object and a one-line summary."""
+
+    name: str
+    obj: T
+    summary: str
+
+
+def _first_line(obj: Any) -> str:
+    doc = getattr(obj, "__doc__", None) or ""
+    for line in doc.strip().splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+class Registry(Generic[T]):
+    """Name -> component table for one kind of component.
+
+    :param kind: What the table holds, used in messages ("system", "channel", ...).
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: Dict[str, Entry[T]] = {}
+
+    def register(self, name: str, *, summary: Optional[str] = None) -> Callable[[T], T]:
+        """Decorator registering a class or function under ``name``.
+
+        Registering the same name twice with a different object is an error: two
+        components may not silently shadow each other.
+        """
+
+        def decorator(obj: T) -> T:
+            existing = self._entries.get(name)
+            if existing is not None and existing.obj is not obj:
+                same_origin = (
+                    getattr(existing.obj, "__module__", None) == getattr(obj, "__module__", None)
+                    and getattr(existing.obj, "__qualname__", None) == getattr(obj, "__qualname__", None)
+                )
+                if not same_origin:  # re-import of the same module (e.g. reload) is fine
+                    raise ValueError(f"{self.kind} name {name!r} is already registered")
+            self._entries[name] = Entry(name, obj, summary or _first_line(obj))
+            try:
+                setattr(obj, "registered_name", name)
+            except (AttributeError, TypeError):
+                pass
+            return obj
+
+        return decorator
+
+    def names(self) -> List[str]:
+        """Sorted registered names (shipped components included)."""
+        load_builtins()
+        return sorted(self._entries)
+
+    def entries(self) -> Iterable[Entry[T]]:
+        load_builtins()
+        return [self._entries[n] for n in sorted(self._entries)]
+
+    def __contains__(self, name: str) -> bool:
+        load_builtins()
+        return name in self._entries
+
+    def get(self, name: str, *, field: str = "type") -> T:
+        """Look a component up by registered name or by ``module:Class`` import path.
+
+        :param field: Field path used in the error message when the name is unknown.
+        :raises UserError: unknown name, or an import path that does not resolve.
+        """
+        load_builtins()
+        if name in self._entries:
+            return self._entries[name].obj
+        if ":" in name:
+            return _import_path(name, self.kind, field)
+        known = ", ".join(sorted(self._entries)) or "(none)"
+        raise UserError(f"{field}: unknown {self.kind} {name!r}; known: {known}")
+
+
+def _import_path(path: str, kind: str, field: str) -> Any:
+    module_name, _, attr = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UserError(f"{field}: cannot import module {module_name!r} for {kind} {path!r}: {exc}") from None
+    try:
+        obj = module
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except AttributeError:
+        raise UserError(f"{field}: module {module_name!r} has no {attr!r} ({kind} {path!r})") from None
+    return obj
+
+
+systems: Registry[Any] = Registry("system")
+channels: Registry[Any] = Registry("channel")
+codes: Registry[Any] = Registry("code")
+datasets: Registry[Any] = Registry("dataset")
+metrics: Registry[Any] = Registry("metric")
+theory: Registry[Any] = Registry("theory curve")
+
+ALL_REGISTRIES: Dict[str, Registry[Any]] = {
+    "systems": systems,
+    "channels": channels,
+    "codes": codes,
+    "datasets": datasets,
+    "metrics": metrics,
+    "theory": theory,
+}
+
+
+def build_component(registry: Registry[Any], spec: Dict[str, Any], *, field: str, **extra: Any) -> Any:
+    """Build a component from a ``{type: name, ...params}`` mapping.
+
+    The parameters are validated against the component's ``Params`` model (if it has
+    one) so that errors name the exact field, e.g. ``channel.k_factor``.
+    """
+    spec = dict(spec)
+    name = spec.pop("type", None)
+    if not isinstance(name, str):
+        raise UserError(f"{field}.type: required, the name of a {registry.kind}")
+    cls = registry.get(name, field=f"{field}.type")
+    params = validate_params(cls, spec, field=field)
+    return cls(params, **extra) if extra else cls(params)
+
+
+def validate_params(cls: Any, params: Dict[str, Any], *, field: str) -> Any:
+    """Validate ``params`` with ``cls.Params``; return the model instance.
+
+    :raises UserError: naming ``field.<param>`` for the first invalid parameter.
+    """
+    from pydantic import ValidationError
+
+    model = getattr(cls, "Params", None)
+    if model is None:
+        model = ParamsModel
+    try:
+        return model.model_validate(params)
+    except ValidationError as exc:
+        raise UserError(format_validation_error(exc, prefix=field)) from None
+
+
+def format_validation_error(exc: Any, prefix: str = "") -> str:
+    """One readable line per pydantic error, each naming its field path."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in err["loc"])
+        loc = loc.replace(".[", "[")
+        path = f"{prefix}.{loc}" if prefix and loc else (prefix or loc)
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"{path}: {msg}")
+    return "; ".join(lines)

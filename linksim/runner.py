@@ -1,0 +1,304 @@
+"""The Monte-Carlo runner: systems x sweep points x batches, with stopping rules.
+
+For every system and sweep point the runner asks the system for batches of
+statistics until a stopping rule fires (see :class:`~linksim.scenario.MonteCarloSpec`),
+persisting the accumulated records every ``chunk_batches`` batches. Each batch runs
+under its own seed, derived from (scenario seed, system label, point index, batch
+index) by :func:`batch_seed`, so an interrupted and resumed run produces exactly the
+numbers of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+import torch
+
+from .assembly import Runtime, build_system
+from .errors import UserError
+from .metrics import Metric, get_metric
+from .provenance import collect_provenance
+from .results import PointRecord, ResultStore, write_csv
+from .scenario import MonteCarloSpec, Scenario
+
+SEED_MODULUS = 2**63
+
+
+def batch_seed(scenario_seed: int, system_label: str, point_index: int, batch_index: int) -> int:
+    """The seed of one batch: a hash of its coordinates (independent of run history)."""
+    key = f"linksim/{scenario_seed}/{system_label}/{point_index}/{batch_index}".encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:8], "little") % SEED_MODULUS
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Sionna's generators (torch, numpy, python) and torch's default generator."""
+    import sionna.phy
+
+    sionna.phy.config.seed = seed
+    torch.manual_seed(seed)
+
+
+def resolve_device(requested: str) -> str:
+    """``auto`` -> ``cuda`` when available, else ``cpu``; ``cuda`` without a GPU is an error."""
+    has_cuda = torch.cuda.is_available()
+    if requested == "auto":
+        return "cuda" if has_cuda else "cpu"
+    if requested == "cuda" and not has_cuda:
+        raise UserError("device: 'cuda' requested but no CUDA device is available (use auto or cpu)")
+    return requested
+
+
+def use_device(device: str) -> None:
+    """Make ``device`` the default for Sionna blocks and new torch tensors."""
+    import sionna.phy
+
+    sionna.phy.config.device = device
+
+
+@dataclass
+class PointOutcome:
+    """How a point ended, for the skip rule of the following points."""
+
+    error_free: bool
+    below_floor: bool
+
+
+class StoppingRule:
+    """Decides after each batch whether a sweep point is finished (and why)."""
+
+    def __init__(self, mc: MonteCarloSpec, metric: Metric) -> None:
+        self.mc = mc
+        self.metric = metric
+
+    def reason_to_stop(self, rec: PointRecord) -> Optional[str]:
+        mc, totals = self.mc, rec.totals
+        if rec.batches >= mc.max_batches:
+            return "max_batches"
+        if rec.batches < mc.min_batches:
+            return None
+        errors = self.metric.errors(totals)
+        if mc.target_errors is not None and errors is not None and errors >= mc.target_errors:
+            return "target_errors"
+        if mc.ci_rel_width is not None:
+            est = self.metric.estimate(totals, confidence=mc.confidence, ci_method=mc.ci_method)
+            if est.value > 0 and est.half_width <= mc.ci_rel_width * abs(est.value):
+                return "ci_width"
+        return None
+
+    def outcome(self, rec: PointRecord) -> PointOutcome:
+        errors = self.metric.errors(rec.totals)
+        est = self.metric.estimate(rec.totals)
+        below = self.mc.min_value is not None and self.metric.is_error_rate and est.value < self.mc.min_value
+        return PointOutcome(error_free=(errors == 0 and self.metric.is_error_rate), below_floor=bool(below))
+
+
+ProgressFactory = Callable[..., Any]
+
+
+def _progress_bar(enabled: bool) -> ProgressFactory:
+    if not enabled:
+        return lambda **kw: nullcontext(_NullBar())
+    from tqdm.auto import tqdm
+
+    return lambda **kw: tqdm(file=sys.stderr, dynamic_ncols=True, mininterval=0.5, **kw)
+
+
+class _NullBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix_str(self, s: str) -> None:
+        pass
+
+
+@dataclass
+class RunResult:
+    """What :func:`run_scenario` produced."""
+
+    out_dir: Path
+    results_path: Path
+    csv_path: Path
+    figures: List[Path]
+    store: ResultStore
+
+
+class Runner:
+    """Runs a validated scenario into a :class:`ResultStore`.
+
+    :param scenario: The scenario (``--quick`` already applied if wanted).
+    :param store: Where records are accumulated and persisted.
+    :param runtime: Device, cache directory, quick flag.
+    :param progress: Show progress bars on stderr.
+    """
+
+    def __init__(self, scenario: Scenario, store: ResultStore, runtime: Runtime, *, progress: bool = True) -> None:
+        self.scenario = scenario
+        self.store = store
+        self.runtime = runtime
+        self.progress = _progress_bar(progress)
+        mc = scenario.monte_carlo
+        self.stop_metric = get_metric(mc.stop_metric or scenario.metrics[0])
+
+    def run(self) -> None:
+        use_device(self.runtime.device)
+        points = self.scenario.sweep.points()
+        for index, spec in enumerate(self.scenario.systems):
+            if all(self.store.record(spec.label, i, p).done for i, p in enumerate(points)):
+                continue
+            system = build_system(self.scenario, index, self.runtime)
+            seed_everything(batch_seed(self.scenario.seed, spec.label, -1, 0))
+            system.setup()
+            self.store.provenance.setdefault("systems", {})[spec.label] = system.provenance()
+            self._run_system(system, spec.label, points)
+
+    def _run_system(self, system: Any, label: str, points: List[Dict[str, float]]) -> None:
+        mc = self.scenario.monte_carlo
+        metric = self.stop_metric if self.stop_metric.name in type(system).metrics_provided else None
+        rule = StoppingRule(mc, metric) if metric is not None else None
+        skip_reason = ""
+        for i, point in enumerate(points):
+            rec = self.store.record(label, i, point)
+            if rec.done:
+                if rule is not None and rec.batches:
+                    skip_reason = self._skip_reason(rule.outcome(rec)) or skip_reason
+                continue
+            if skip_reason:
+                rec.done, rec.stop_reason = True, skip_reason
+                self.store.save()
+                continue
+            self._run_point(system, rec, rule)
+            if rule is not None:
+                skip_reason = self._skip_reason(rule.outcome(rec))
+
+    def _skip_reason(self, outcome: PointOutcome) -> str:
+        mc = self.scenario.monte_carlo
+        if mc.skip_error_free and outcome.error_free:
+            return "skipped: an earlier point was error-free"
+        if outcome.below_floor:
+            return "skipped: an earlier point was below min_value"
+        return ""
+
+    def _run_point(self, system: Any, rec: PointRecord, rule: Optional[StoppingRule]) -> None:
+        mc = self.scenario.monte_carlo
+        param = self.scenario.sweep.parameter
+        desc = f"{rec.system} {param}={rec.point[param]:g}"
+        since_save = 0
+        with self.progress(total=mc.max_batches, initial=rec.batches, desc=desc, unit="batch", leave=False) as bar:
+            with torch.inference_mode():
+                while True:
+                    reason = rule.reason_to_stop(rec) if rule is not None else (
+                        "max_batches" if rec.batches >= mc.max_batches else None)
+                    if reason is not None:
+                        rec.done, rec.stop_reason = True, reason
+                        break
+                    t0 = time.perf_counter()
+                    seed_everything(batch_seed(self.scenario.seed, rec.system, rec.point_index, rec.batches))
+                    stats = system.simulate(mc.batch_size, dict(rec.point))
+                    rec.add({k: float(v) for k, v in stats.items()})
+                    rec.elapsed_s += time.perf_counter() - t0
+                    bar.update(1)
+                    if rule is not None:
+                        errors = rule.metric.errors(rec.totals)
+                        if errors is not None:
+                            bar.set_postfix_str(f"errors={errors:g}")
+                    since_save += 1
+                    if since_save >= mc.chunk_batches:
+                        self.store.save()
+                        since_save = 0
+        self.store.save()
+
+
+def default_out_dir(scenario: Scenario, quick: bool) -> Path:
+    """``runs/<name>`` (``runs/<name>-quick`` in quick mode)."""
+    return Path("runs") / (f"{scenario.name}-quick" if quick else scenario.name)
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    out: Optional[Path] = None,
+    plots_dir: Optional[Path] = None,
+    device: Optional[str] = None,
+    fresh: bool = False,
+    quick: bool = False,
+    cache_dir: Optional[Path] = None,
+    progress: bool = True,
+) -> RunResult:
+    """Run ``scenario`` end to end: simulate (resuming), write CSV and figures.
+
+    :param out: Run directory (default ``runs/<name>[-quick]``).
+    :param plots_dir: Where figure PDFs go (default ``plots/``).
+    :param device: Overrides the scenario's ``device`` (auto/cpu/cuda).
+    :param fresh: Discard earlier results in ``out`` instead of resuming.
+    :param quick: Apply the scenario's quick Monte-Carlo overrides and tiny training.
+    """
+    from .plotting import draw_figures
+
+    if quick:
+        scenario = scenario.with_quick()
+    runtime = Runtime(
+        device=resolve_device(device or scenario.device),
+        cache_dir=Path(cache_dir) if cache_dir is not None else default_cache_dir(),
+        quick=quick,
+    )
+    out_dir = Path(out) if out is not None else default_out_dir(scenario, quick)
+    resolved = scenario.model_dump(mode="json")
+    scenario_hash = scenario.content_hash() + ("-quick" if quick else "")
+    store = ResultStore.open(out_dir, resolved, scenario_hash, fresh=fresh)
+    started = time.time()
+    previous_elapsed = float(store.provenance.get("elapsed_s", 0.0))
+    store.provenance.update(collect_provenance(device=runtime.device, scenario_hash=scenario_hash,
+                                               seed=scenario.seed, quick=quick))
+    Runner(scenario, store, runtime, progress=progress).run()
+    store.provenance["elapsed_s"] = previous_elapsed + (time.time() - started)
+    store.save()
+    csv_path = write_csv(store)
+    figures = draw_figures(store, Path(plots_dir) if plots_dir is not None else Path("plots"))
+    return RunResult(out_dir, store.path, csv_path, figures, store)
+
+
+def train_scenario(
+    scenario: Scenario,
+    *,
+    device: Optional[str] = None,
+    quick: bool = False,
+    cache_dir: Optional[Path] = None,
+    ship: bool = False,
+    command: str = "",
+) -> List[tuple]:
+    """Set up (train or load) every system of ``scenario``; optionally ship the weights.
+
+    :returns: ``(label, weights path)`` for every trained-weight entry.
+    """
+    from .weights import WeightStore
+
+    runtime = Runtime(
+        device=resolve_device(device or scenario.device),
+        cache_dir=Path(cache_dir) if cache_dir is not None else default_cache_dir(),
+        quick=quick,
+    )
+    use_device(runtime.device)
+    out = []
+    for index, spec in enumerate(scenario.systems):
+        system = build_system(scenario, index, runtime)
+        seed_everything(batch_seed(scenario.seed, spec.label, -1, 0))
+        system.setup()
+        for kind, key in system.trained_weights():
+            store = WeightStore(runtime.cache_dir, kind)
+            path = store.ship(key, command) if ship else (store.find(key) or store.cache_path(key))
+            out.append((spec.label, path))
+    return out
+
+
+def default_cache_dir() -> Path:
+    """``$LINKSIM_CACHE`` or ``~/.cache/linksim``: trained weights and downloaded data."""
+    import os
+
+    env = os.environ.get("LINKSIM_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "linksim"

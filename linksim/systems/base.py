@@ -1,0 +1,98 @@
+"""The System contract: what the runner needs from a transceiver.
+
+A system is everything between the source and the metric: a classical link (source
+codec, channel code, QAM, channel, demapper, decoder) or a learned transceiver. The
+runner calls, in order::
+
+    system = SystemClass(params, context)   # cheap: store settings
+    system.setup()                          # build, train or load weights
+    stats = system.simulate(batch_size, point)   # many times, one call per batch
+
+``simulate`` returns *additive* sufficient statistics of one batch as a ``dict`` of
+floats (``{"bit_errors": 12, "bits": 51200, ...}``); the runner sums them per sweep
+point and :mod:`linksim.metrics` turns totals into estimates with confidence intervals.
+``simulate`` must draw all randomness from Sionna's generators
+(``sionna.phy.config.torch_rng(device)`` / ``.np_rng``), which the runner seeds per
+batch: then a batch is a pure function of its seed and runs are resumable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Tuple, Type
+
+from ..registry import ParamsModel
+
+
+@dataclass
+class SystemContext:
+    """What a system may know about the scenario it runs in.
+
+    :ivar label: The system's label in the scenario (unique).
+    :ivar channel: Channel spec (``{"type": ..., ...}``) for this system: the
+        scenario's channel unless the system overrides it.
+    :ivar data: Dataset spec of the scenario, or None.
+    :ivar device: ``"cpu"`` or ``"cuda"`` (resolved).
+    :ivar seed: The scenario seed (for training and data generation).
+    :ivar cache_dir: Where trained weights and datasets are cached.
+    :ivar quick: True in ``--quick`` mode (tiny training, few batches).
+    :ivar training: The system's ``training:`` block, or None.
+    :ivar sweep_parameter: Name of the swept parameter (e.g. ``"snr_db"``).
+    """
+
+    label: str
+    channel: Dict[str, Any]
+    data: Optional[Dict[str, Any]] = None
+    device: str = "cpu"
+    seed: int = 0
+    cache_dir: Path = field(default_factory=lambda: Path(".linksim-cache"))
+    quick: bool = False
+    training: Optional[Dict[str, Any]] = None
+    sweep_parameter: str = "snr_db"
+
+
+class System:
+    """Base class of every simulated system (see module docstring).
+
+    Subclasses set:
+
+    * ``Params``: a :class:`~linksim.registry.ParamsModel` of the ``params:`` block;
+    * ``sweep_parameters``: names of the parameters this system understands in a sweep
+      point (the scenario validator rejects a sweep over anything else);
+    * ``metrics_provided``: names of the metrics whose statistics ``simulate`` returns.
+    """
+
+    Params: ClassVar[Type[ParamsModel]] = ParamsModel
+    sweep_parameters: ClassVar[FrozenSet[str]] = frozenset({"snr_db"})
+    metrics_provided: ClassVar[FrozenSet[str]] = frozenset()
+
+    def __init__(self, params: ParamsModel, context: SystemContext) -> None:
+        self.params = params
+        self.context = context
+
+    @classmethod
+    def validate_context(cls, params: ParamsModel, context: SystemContext) -> None:
+        """Check settings that depend on more than ``params`` (e.g. the channel).
+
+        Called by ``linksim validate`` without building anything heavy; raise
+        :class:`~linksim.errors.UserError` naming the field at fault.
+        """
+
+    def setup(self) -> None:
+        """Build the system: train, load cached or shipped weights. Default: nothing."""
+
+    def simulate(self, batch_size: int, point: Mapping[str, float]) -> Dict[str, float]:  # pragma: no cover
+        """Run one batch at sweep ``point``; return additive statistics."""
+        raise NotImplementedError
+
+    def provenance(self) -> Dict[str, Any]:
+        """What produced this system's numbers (weight hashes, data source, ...)."""
+        return {}
+
+    def trained_weights(self) -> List[Tuple[str, str]]:
+        """``(kind, key)`` of each :class:`~linksim.weights.WeightStore` entry this system uses.
+
+        ``linksim train --ship`` copies these into the package's shipped weights.
+        """
+        return []

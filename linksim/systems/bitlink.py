@@ -1,0 +1,140 @@
+"""Classical bit link: random bits -> channel code -> QAM -> channel -> APP demapper -> decoder.
+
+The reference digital link of linksim and the back end of every classical baseline
+(text and image codecs put their bytes through the same chain, see
+:class:`CodedModulationLink`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Dict, FrozenSet, Mapping
+
+import torch
+from pydantic import Field
+
+from ..errors import UserError
+from ..phy.base import Channel, ChannelCode, ebno_db_from_snr_db, snr_db_from_ebno_db, snr_db_to_no
+from ..phy.channels import build_channel
+from ..phy.codes import build_code
+from ..phy.modulation import Modulation
+from ..registry import ParamsModel, systems
+from .base import System, SystemContext
+
+
+class CodedModulationLink:
+    """Channel code + modulation + channel + demapper + decoder, on blocks of bits.
+
+    :param code: The channel code (k information bits per block).
+    :param modulation: The constellation.
+    :param channel: The channel; blocks are padded with random bits so each block fills
+        a whole number of channel uses (``channel.symbols_multiple``).
+    """
+
+    def __init__(self, code: ChannelCode, modulation: Modulation, channel: Channel) -> None:
+        self.code = code
+        self.modulation = modulation
+        self.channel = channel
+        m = modulation.bits_per_symbol
+        multiple = m * channel.symbols_multiple
+        self.padded_bits = -(-code.n // multiple) * multiple
+
+    @property
+    def symbols_per_block(self) -> int:
+        """Complex channel uses per code block (including padding)."""
+        return self.padded_bits // self.modulation.bits_per_symbol
+
+    @property
+    def bits_per_channel_use(self) -> float:
+        """Information bits per complex channel use."""
+        return self.code.k / self.symbols_per_block
+
+    def transmit(self, u: torch.Tensor, snr_db: float) -> torch.Tensor:
+        """Send information blocks through the link.
+
+        :param u: ``[batch, k]`` float 0/1 information bits.
+        :param snr_db: Es/N0 per complex channel use (dB).
+        :returns: ``[batch, k]`` decoded bits.
+        """
+        import sionna.phy
+
+        c = self.code.encode(u)
+        pad = self.padded_bits - self.code.n
+        if pad:
+            gen = sionna.phy.config.torch_rng(str(c.device))
+            filler = torch.randint(0, 2, (*c.shape[:-1], pad), generator=gen, device=c.device).to(c.dtype)
+            c = torch.cat([c, filler], dim=-1)
+        x = self.modulation.map(c)
+        out = self.channel(x, snr_db_to_no(snr_db))
+        llr = self.modulation.demap(out.x_hat, out.no_eff)[..., : self.code.n]
+        return self.code.decode(llr)
+
+
+def _snr_of(point: Mapping[str, float], bits_per_symbol: int, rate: float) -> float:
+    if "snr_db" in point:
+        return float(point["snr_db"])
+    return snr_db_from_ebno_db(point["ebno_db"], bits_per_symbol, rate)
+
+
+@systems.register("bit_link")
+class BitLink(System):
+    """Random information bits over a coded, modulated link (BER/BLER).
+
+    Params (YAML ``params:``):
+
+    * ``code``: a code spec, e.g. ``{type: ldpc5g, k: 512, n: 1024}``; default uncoded.
+    * ``modulation``: constellation order (2 = BPSK, 4, 16, 64, 256 = square QAM).
+
+    Sweep parameters: ``snr_db`` (Es/N0 per channel use) or ``ebno_db`` (converted with
+    the code rate and bits per symbol, padding not counted).
+    """
+
+    class Params(ParamsModel):
+        code: Dict[str, Any] = Field(default_factory=lambda: {"type": "uncoded", "k": 1200})
+        modulation: int = Field(4, description="constellation order: 2 (BPSK), 4, 16, 64, 256")
+
+    sweep_parameters: ClassVar[FrozenSet[str]] = frozenset({"snr_db", "ebno_db"})
+    metrics_provided: ClassVar[FrozenSet[str]] = frozenset({"ber", "bler"})
+
+    @classmethod
+    def _build_link(cls, params: "BitLink.Params", context: SystemContext, field: str) -> CodedModulationLink:
+        try:
+            modulation = Modulation(params.modulation)
+        except ValueError as exc:
+            raise UserError(f"{field}.modulation: {exc}") from None
+        code = build_code(params.code, field=f"{field}.code")
+        channel = build_channel(context.channel, field="channel")
+        return CodedModulationLink(code, modulation, channel)
+
+    @classmethod
+    def validate_context(cls, params: ParamsModel, context: SystemContext) -> None:
+        cls._build_link(params, context, field="params")  # type: ignore[arg-type]
+
+    def setup(self) -> None:
+        self.link = self._build_link(self.params, self.context, field="params")  # type: ignore[arg-type]
+        self.k = self.link.code.k
+
+    def simulate(self, batch_size: int, point: Mapping[str, float]) -> Dict[str, float]:
+        import sionna.phy
+
+        device = self.context.device
+        snr_db = _snr_of(point, self.link.modulation.bits_per_symbol, self.link.code.rate)
+        gen = sionna.phy.config.torch_rng(device)
+        u = torch.randint(0, 2, (batch_size, self.k), generator=gen, device=device).to(torch.float32)
+        u_hat = self.link.transmit(u, snr_db)
+        errors = (u_hat != u)
+        counts = torch.stack([errors.sum(), errors.any(dim=-1).sum()]).tolist()
+        return {"bit_errors": counts[0], "bits": float(u.numel()), "block_errors": counts[1], "blocks": float(batch_size)}
+
+    def provenance(self) -> Dict[str, Any]:
+        link = self.link
+        return {
+            "code": dict(self.params.code),  # type: ignore[attr-defined]
+            "k": link.code.k,
+            "n": link.code.n,
+            "code_rate": link.code.rate,
+            "bits_per_symbol": link.modulation.bits_per_symbol,
+            "symbols_per_block": link.symbols_per_block,
+            "info_bits_per_channel_use": link.bits_per_channel_use,
+            "ebno_db_offset": ebno_db_from_snr_db(0.0, link.modulation.bits_per_symbol, link.code.rate),
+            "data": "uniform random bits",
+        }

@@ -1,0 +1,103 @@
+"""Trained-weight cache keyed by a hash of (model config, training config, data identity).
+
+A learned system asks :class:`WeightStore` for the weights that match its
+configuration. The lookup order is
+
+1. the user's cache (``$LINKSIM_CACHE`` or ``~/.cache/linksim``, ``--cache``);
+2. the weights shipped inside the package (``linksim/weights/``), produced by
+   ``linksim train SCENARIO --ship`` and recorded in a ``.json`` beside each file
+   (command, data seed, date, versions);
+
+and only when neither has them does the system train, then saves into the cache.
+Any change of model, training settings or data changes the hash, so stale weights
+are never used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from .provenance import package_versions
+from .results import atomic_write_text
+
+SHIPPED_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS_SUFFIX = ".weights.h5"
+
+
+def config_hash(*parts: Dict[str, Any]) -> str:
+    """Stable 16-hex-digit hash of JSON-able configuration dicts."""
+    blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file (recorded in provenance as the weight hash)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class WeightStore:
+    """Where the weights of one kind of model live.
+
+    :param cache_dir: The user's cache root.
+    :param kind: Folder name per model family (e.g. ``"memdeepsc"``).
+    """
+
+    def __init__(self, cache_dir: Path, kind: str) -> None:
+        self.cache_dir = Path(cache_dir) / "weights" / kind
+        self.shipped_dir = SHIPPED_DIR / kind
+        self.kind = kind
+
+    def cache_path(self, key: str) -> Path:
+        return self.cache_dir / f"{key}{WEIGHTS_SUFFIX}"
+
+    def find(self, key: str) -> Optional[Path]:
+        """The weights file for ``key`` (cache first, then shipped), or None."""
+        for folder in (self.cache_dir, self.shipped_dir):
+            path = folder / f"{key}{WEIGHTS_SUFFIX}"
+            if path.exists():
+                return path
+        return None
+
+    def save(self, model: Any, key: str, info: Dict[str, Any]) -> Path:
+        """Save a Keras model's weights under ``key`` with a metadata ``.json`` beside it."""
+        path = self.cache_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp{WEIGHTS_SUFFIX}")
+        model.save_weights(str(tmp))
+        tmp.replace(path)
+        meta = {
+            "key": key,
+            "kind": self.kind,
+            "sha256": file_sha256(path),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "command": " ".join(["linksim", *sys.argv[1:]]) if Path(sys.argv[0]).name == "linksim" else " ".join(sys.argv),
+            "versions": package_versions(),
+            **info,
+        }
+        atomic_write_text(path.with_suffix("").with_suffix(".json"), json.dumps(meta, indent=1, default=str))
+        return path
+
+    def ship(self, key: str, command: str) -> Path:
+        """Copy cached weights into the package's shipped folder, recording ``command``."""
+        src = self.find(key)
+        if src is None:
+            raise FileNotFoundError(f"no weights {key!r} of kind {self.kind!r} to ship")
+        meta_src = src.with_suffix("").with_suffix(".json")
+        self.shipped_dir.mkdir(parents=True, exist_ok=True)
+        dst = self.shipped_dir / src.name
+        if src != dst:
+            shutil.copyfile(src, dst)
+        meta = json.loads(meta_src.read_text()) if meta_src.exists() else {}
+        meta["command"] = command
+        atomic_write_text(dst.with_suffix("").with_suffix(".json"), json.dumps(meta, indent=1, default=str))
+        return dst

@@ -1,0 +1,24 @@
+"""Shared test settings: headless plotting, tests' plugin modules importable."""
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("KERAS_BACKEND", "torch")
+sys.path.insert(0, str(Path(__file__).parent / "plugins"))
+
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Each test session caches trained weights in a temporary folder."""
+    monkeypatch.setenv("LINKSIM_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
