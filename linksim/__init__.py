@@ -20,12 +20,15 @@ from ._backend import ensure_keras_torch
 ensure_keras_torch()
 
 from .errors import UserError  # noqa: E402
-from .registry import ParamsModel, channels, codes, datasets, metrics, systems, theory  # noqa: E402
+from .registry import ParamsModel  # noqa: E402
+
+# The registries live in linksim.registry (``from linksim.registry import systems``);
+# they are not re-exported here because ``linksim.systems`` is the package of systems.
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ParamsModel", "UserError", "channels", "codes", "datasets", "metrics", "systems", "theory",
+    "ParamsModel", "UserError",
     "load_scenario", "run", "__version__",
 ]
 

@@ -16,7 +16,6 @@ from linksim.phy.base import snr_db_from_ebno_db, snr_db_to_no
 from linksim.phy.codes import (
     WIMAX_LENGTHS,
     WIMAX_RATES,
-    Turbo,
     WimaxLdpc,
     build_code,
     lte_turbo_block_sizes,

@@ -263,8 +263,8 @@ def snr_at_bler(snr_db: Sequence[float], bler: Sequence[float], target: float) -
     if i == grid.size - 1:
         return None
     lo = math.log10(curve[i])
-    hi = math.log10(max(curve[i + 1], target))
-    t = (lo - math.log10(target)) / (lo - hi) if lo > hi else 1.0
+    hi = math.log10(curve[i + 1]) if curve[i + 1] > 0 else math.log10(target)
+    t = (lo - math.log10(target)) / (lo - hi)
     return float(grid[i] + t * (grid[i + 1] - grid[i]))
 
 

@@ -6,7 +6,8 @@ import sionna.phy
 import torch
 from pydantic import Field
 
-from linksim import ParamsModel, systems
+from linksim import ParamsModel
+from linksim.registry import systems
 from linksim.systems import System
 
 

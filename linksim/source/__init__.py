@@ -1,0 +1,1 @@
+"""Source coders of the classical baselines: text (UTF-8) and byte payloads over a link."""
