@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import subprocess
 import time
@@ -10,6 +11,15 @@ from pathlib import Path
 from typing import Any, Dict
 
 _PACKAGES = ("linksim", "torch", "sionna-no-rt", "keras", "numpy", "scipy", "matplotlib", "pydantic")
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file (weights, downloaded archives)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def package_versions() -> Dict[str, str]:

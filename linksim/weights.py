@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Optional
 
-from .provenance import package_versions
+from .provenance import file_sha256, package_versions
 from .results import atomic_write_text
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "weights"
@@ -34,15 +34,6 @@ def config_hash(*parts: Dict[str, Any]) -> str:
     """Stable 16-hex-digit hash of JSON-able configuration dicts."""
     blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file (recorded in provenance as the weight hash)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class WeightStore:

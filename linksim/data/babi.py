@@ -31,7 +31,6 @@ context is preceded by all-PAD rows (the zero entries of the memory queue for k 
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import re
@@ -46,6 +45,7 @@ import numpy as np
 from pydantic import Field, ValidationInfo, field_validator
 
 from ..errors import DataUnavailableError, UserError
+from ..provenance import file_sha256
 from ..registry import ParamsModel, datasets
 from .babi_format import TASK_NAMES, Story, read_babi_file, task_file_name
 from .babi_generator import GENERATOR_VERSION, SUPPORTED_TASKS, generate_babi
@@ -286,15 +286,6 @@ def _unavailable(cache_dir: Path, why: str) -> DataUnavailableError:
     )
 
 
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _download(url: str, target: Path, cache_dir: Path) -> None:
     partial = target.with_name(target.name + ".part")
     try:
@@ -361,7 +352,7 @@ def fetch_babi(cache_dir: Optional[Path] = None, *, url: str = BABI_URL, sha256:
     archive = cache_dir / ARCHIVE_NAME
     if not archive.exists():
         _download(url, archive, cache_dir)
-    actual = sha256_file(archive)
+    actual = file_sha256(archive)
     if actual != sha256:
         archive.unlink()
         raise _unavailable(cache_dir, f"checksum mismatch for {url}: SHA-256 {actual}, expected {sha256} "
