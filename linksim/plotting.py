@@ -32,9 +32,19 @@ _AXIS_LABELS = {
 }
 
 
+def _data_label(data: Any) -> str:
+    """A short description of a system's data provenance (a string or a dict)."""
+    if isinstance(data, dict):
+        name = data.get("dataset", "")
+        source = data.get("source", "")
+        return f"{name}: {source}" if name and source else str(source or name or data)
+    return str(data)
+
+
 def _footer(store: ResultStore) -> str:
     prov = store.provenance
-    data = {info.get("data") for info in prov.get("systems", {}).values() if isinstance(info, dict) and info.get("data")}
+    data = {_data_label(info.get("data")) for info in prov.get("systems", {}).values()
+            if isinstance(info, dict) and info.get("data")}
     parts = []
     if data:
         parts.append("data: " + "; ".join(sorted(str(d) for d in data)))

@@ -17,9 +17,9 @@ YAML (the ``amc:`` block of a scenario, validated by :class:`AmcParams`)::
     amc: {}                                   # the default Turbo r=1/3 + QPSK/16/64-QAM table
     amc:
       entries:
-        - {min_snr_db: -0.8, order: 4,  code: {type: turbo, k: 256}}
-        - {min_snr_db:  4.6, order: 16, code: {type: turbo, k: 256}}
-        - {min_snr_db:  9.5, order: 64, code: {type: ldpc5g, k: 512, n: 768}}
+        - {min_snr_db: -0.9, order: 4,  code: {type: turbo, k: 256}}
+        - {min_snr_db:  3.8, order: 16, code: {type: turbo, k: 256}}
+        - {min_snr_db:  9.0, order: 64, code: {type: ldpc5g, k: 512, n: 768}}
 """
 
 from __future__ import annotations
@@ -314,12 +314,18 @@ def awgn_bler(
     return np.array(out)
 
 
-# Default table: LTE Turbo (k = 256, n = 780, rate 0.328) with QPSK, 16-QAM and 64-QAM,
-# thresholds = Es/N0 where the BLER on AWGN falls to 10 % (the usual LTE CQI target).
-# Measured with awgn_bler (exact-MAP BCJR, 6 iterations, APP demapping), see
-# tests/test_amc.py::test_default_thresholds_reproduce for the measurement recipe.
+# Default table: LTE Turbo (k = 256, n = 780, rate 0.328; exact-MAP BCJR, 6 iterations)
+# with QPSK, 16-QAM and 64-QAM (APP demapping) over AWGN. Each threshold is the Es/N0 at
+# which the BLER falls to 10 % (the usual LTE CQI target), rounded up to 0.1 dB.
+# Measured with awgn_bler (seed 1234, 1000 blocks per point, 0.25 dB grid) and
+# snr_at_bler(grid, bler, 0.1):
+#   QPSK    -1.50: 0.368  -1.25: 0.222  -1.00: 0.104  -0.75: 0.038  -0.50: 0.014  -> -0.99 dB
+#   16-QAM   3.25: 0.362   3.50: 0.215   3.75: 0.093   4.00: 0.040   4.25: 0.019  ->  3.73 dB
+#   64-QAM   6.75: 0.349   7.00: 0.235   7.25: 0.123   7.50: 0.069   (8.0: 0/400) ->  7.34 dB
+# For reference, the Shannon limits at these efficiencies (0.66, 1.31, 1.97 b/cu) are
+# -2.4, 1.7 and 4.7 dB.
 DEFAULT_TURBO_QAM_ENTRIES: List[AmcEntry] = [
-    AmcEntry(min_snr_db=-0.8, order=4, code={"type": "turbo", "k": 256}),
-    AmcEntry(min_snr_db=4.6, order=16, code={"type": "turbo", "k": 256}),
-    AmcEntry(min_snr_db=9.1, order=64, code={"type": "turbo", "k": 256}),
+    AmcEntry(min_snr_db=-0.9, order=4, code={"type": "turbo", "k": 256}),
+    AmcEntry(min_snr_db=3.8, order=16, code={"type": "turbo", "k": 256}),
+    AmcEntry(min_snr_db=7.4, order=64, code={"type": "turbo", "k": 256}),
 ]
