@@ -41,6 +41,7 @@ _BUILTIN_MODULES = (
     "linksim.metrics",
     "linksim.data.babi",
     "linksim.systems.bitlink",
+    "linksim.systems.memdeepsc",
 )
 _builtins_loaded = False
 
