@@ -99,7 +99,10 @@ def check_components(scenario: Scenario) -> None:
                     f"{field}: system {spec.label!r} (systems[{i}]) does not take {name!r}; "
                     f"it takes {', '.join(sorted(accepted))}"
                 )
-        cls.validate_context(params, system_context(scenario, i, runtime))
+        try:
+            cls.validate_context(params, system_context(scenario, i, runtime))
+        except UserError as exc:
+            raise UserError(_qualify(str(exc), i, own_channel=spec.channel is not None)) from None
         for name in scenario.metrics:
             if name in cls.metrics_provided:
                 provided[name].append(spec.label)
@@ -120,6 +123,17 @@ def check_components(scenario: Scenario) -> None:
         for j, curve in enumerate(fig.theory):
             fn = theory.get(curve.type, field=f"figures[{i}].theory[{j}].type")
             _check_theory_params(fn, curve.params, f"figures[{i}].theory[{j}].params")
+
+
+def _qualify(message: str, index: int, *, own_channel: bool) -> str:
+    """Prefix a system's relative field path (``params.x``) with ``systems[index].``.
+
+    ``channel`` stays top-level unless the system overrides the scenario's channel.
+    """
+    relative = ("params", "training") + (("channel",) if own_channel else ())
+    if message.split(":", 1)[0].split(".", 1)[0].split("[", 1)[0] in relative:
+        return f"systems[{index}].{message}"
+    return message
 
 
 def _check_theory_params(fn: Any, params: Dict[str, Any], field: str) -> None:

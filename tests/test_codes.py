@@ -250,3 +250,14 @@ def test_ldpc_decoding_fails_gracefully_far_below_capacity() -> None:
     code = build_code({"type": "wimax_ldpc", "rate": "1/2", "n": 576, "num_iter": 5})
     bit_errors, bits, block_errors = _awgn_bit_errors(code, Modulation(2), -2.0, 20)
     assert block_errors >= 15 and 0.02 < bit_errors / bits < 0.5
+
+
+@pytest.mark.parametrize("magnitude", [1e2, 1e4])
+def test_decoders_survive_huge_llrs(magnitude):
+    """High SNR gives |LLR| in the hundreds; every decoder must still decode."""
+    for spec in ({"type": "turbo", "k": 256}, {"type": "ldpc5g", "k": 512, "n": 1024},
+                 {"type": "wimax_ldpc", "rate": "1/2", "n": 576}):
+        code = build_code(spec)
+        u = torch.randint(0, 2, (3, code.k)).float()
+        c = code.encode(u)
+        assert torch.equal(code.decode((2 * c - 1) * magnitude), u), spec

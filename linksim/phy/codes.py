@@ -409,9 +409,14 @@ class WimaxLdpc(ChannelCode):
         return self._encoder(u)
 
     def decode(self, llr: torch.Tensor) -> torch.Tensor:
-        """``[..., n]`` LLRs -> ``[..., k]`` hard information bits."""
+        """``[..., n]`` LLRs -> ``[..., k]`` hard information bits.
+
+        LLRs are clipped to +-:data:`TURBO_LLR_CLIP` first: Sionna's BCJR overflows in
+        float32 for |LLR| above about 90 (high SNR) and then returns garbage; the clip
+        changes no decision.
+        """
         _check_last_dim(llr, self.n, "llr")
-        return self._decoder(llr)[..., : self.k]
+        return self._decoder(llr.clamp(-TURBO_LLR_CLIP, TURBO_LLR_CLIP))[..., : self.k]
 
 
 # ---------------------------------------------------------------------------------------
@@ -427,6 +432,10 @@ def lte_turbo_block_sizes() -> FrozenSet[int]:
     with as_file(files(coeffs).joinpath("turbo_coeffs.csv")) as path:
         table = np.genfromtxt(path, delimiter=",", skip_header=1)
     return frozenset(int(v) for v in table[:, 1])
+
+
+#: Magnitude to which channel LLRs are clipped before Turbo decoding.
+TURBO_LLR_CLIP = 30.0
 
 
 @codes.register("turbo")
@@ -470,6 +479,11 @@ class Turbo(ChannelCode):
         return self._encoder(u)
 
     def decode(self, llr: torch.Tensor) -> torch.Tensor:
-        """``[..., n]`` LLRs -> ``[..., k]`` hard information bits."""
+        """``[..., n]`` LLRs -> ``[..., k]`` hard information bits.
+
+        LLRs are clipped to +-:data:`TURBO_LLR_CLIP` first: Sionna's BCJR overflows in
+        float32 for |LLR| above about 90 (high SNR) and then returns garbage; the clip
+        changes no decision.
+        """
         _check_last_dim(llr, self.n, "llr")
-        return self._decoder(llr)
+        return self._decoder(llr.clamp(-TURBO_LLR_CLIP, TURBO_LLR_CLIP))

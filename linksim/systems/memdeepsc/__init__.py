@@ -14,7 +14,9 @@ Modules:
 * :mod:`.dynamic`: eq. (15) (symbols needed at an SNR) and the importance /
   consecutive / random transmit masks;
 * :mod:`.system`: the registered ``memdeepsc`` system (``accuracy`` and
-  ``symbols_per_message`` metrics, weight cache).
+  ``symbols_per_message`` metrics, weight cache);
+* :mod:`.digital`: the registered ``memdeepsc_digital`` benchmark (UTF-8 text + Turbo +
+  QAM, fixed or AMC, answered by the noiseless-trained QA model).
 
 Public API::
 
@@ -23,5 +25,6 @@ Public API::
 
 from .dynamic import eq15_length, eq15_ratio, eq15_table, position_overhead_symbols
 from .system import MemDeepSCSystem
+from .digital import MemDeepSCDigitalBaseline  # noqa: E402  (registers memdeepsc_digital)
 
-__all__ = ["MemDeepSCSystem", "eq15_length", "eq15_ratio", "eq15_table", "position_overhead_symbols"]
+__all__ = ["MemDeepSCSystem", "MemDeepSCDigitalBaseline", "eq15_length", "eq15_ratio", "eq15_table", "position_overhead_symbols"]
