@@ -102,11 +102,36 @@ ProgressFactory = Callable[..., Any]
 
 
 def _progress_bar(enabled: bool) -> ProgressFactory:
+    """Progress bars on a terminal; one summary line per sweep point in logs (no TTY)."""
     if not enabled:
         return lambda **kw: nullcontext(_NullBar())
+    if not sys.stderr.isatty():
+        return lambda **kw: _LineLog(kw.get("desc", ""), kw.get("initial", 0))
     from tqdm.auto import tqdm
 
     return lambda **kw: tqdm(file=sys.stderr, dynamic_ncols=True, mininterval=0.5, **kw)
+
+
+class _LineLog:
+    """Progress for logs: prints ``desc: N batches, <postfix>`` when the point ends."""
+
+    def __init__(self, desc: str, initial: int) -> None:
+        self.desc, self.batches, self.postfix, self.t0 = desc, initial, "", time.perf_counter()
+
+    def __enter__(self) -> "_LineLog":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if exc[0] is None:
+            extra = f", {self.postfix}" if self.postfix else ""
+            print(f"{self.desc}: {self.batches} batches{extra} ({time.perf_counter() - self.t0:.1f} s)",
+                  file=sys.stderr, flush=True)
+
+    def update(self, n: int = 1) -> None:
+        self.batches += n
+
+    def set_postfix_str(self, s: str) -> None:
+        self.postfix = s
 
 
 class _NullBar:
