@@ -41,24 +41,29 @@ def seed_everything(seed: int) -> None:
     import sionna.phy
 
     sionna.phy.config.seed = seed
-    torch.manual_seed(seed)
+    torch.default_generator.manual_seed(seed)  # torch.manual_seed minus its slow lazy-backend bookkeeping
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
 
 
 def resolve_device(requested: str) -> str:
-    """``auto`` -> ``cuda`` when available, else ``cpu``; ``cuda`` without a GPU is an error."""
+    """``auto`` -> ``cuda:<current>`` when available, else ``cpu``; ``cuda`` without a GPU is an error."""
     has_cuda = torch.cuda.is_available()
-    if requested == "auto":
-        return "cuda" if has_cuda else "cpu"
     if requested == "cuda" and not has_cuda:
         raise UserError("device: 'cuda' requested but no CUDA device is available (use auto or cpu)")
-    return requested
+    if requested in ("auto", "cuda") and has_cuda:
+        return f"cuda:{torch.cuda.current_device()}"  # Sionna's generators are keyed "cuda:<index>"
+    return "cpu"
 
 
 def use_device(device: str) -> None:
     """Make ``device`` the default for Sionna blocks and new torch tensors."""
     import sionna.phy
 
-    sionna.phy.config.device = device
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and resolved.index is None:  # Sionna wants "cuda:<index>"
+        resolved = torch.device("cuda", torch.cuda.current_device())
+    sionna.phy.config.device = str(resolved)
 
 
 @dataclass

@@ -66,3 +66,18 @@ def test_payload_round_trip_at_high_snr():
         assert [utf8_decode(p) for p in got.payloads] == texts and got.intact.all()
     garbled = send_payloads(link, [utf8_encode(t) for t in texts], -5.0)
     assert not garbled.intact.any() and garbled.bit_errors.sum() > 0
+
+
+def test_evaluation_uses_the_scenario_channel_not_the_training_channel(tmp_path):
+    """``train_channel`` changes what the model trains on, never what it is tested on."""
+    from linksim.assembly import Runtime, build_system
+    from linksim.phy.channels import RicianChannel
+    from linksim.scenario import parse_scenario
+
+    data = {**BASE, "channel": {"type": "rician", "k_factor": 2, "csi": {"type": "imperfect", "error_variance": 0.1}},
+            "systems": [{"label": "a", "type": "memdeepsc", "params": {"train_channel": {"type": "awgn"}}}]}
+    scenario = parse_scenario(data).with_quick()
+    system = build_system(scenario, 0, Runtime(cache_dir=tmp_path, quick=True))
+    system.setup()
+    used = system.model.channel.channel
+    assert isinstance(used, RicianChannel) and used.params.csi.type == "imperfect"

@@ -16,10 +16,14 @@ from pydantic import Field
 from ..errors import UserError
 from ..phy.base import Channel, ChannelCode, ebno_db_from_snr_db, snr_db_from_ebno_db, snr_db_to_no
 from ..phy.channels import build_channel
-from ..phy.codes import build_code
+from ..phy.codes import Ldpc5G, WimaxLdpc, build_code
 from ..phy.modulation import Modulation
 from ..registry import ParamsModel, systems
 from .base import System, SystemContext
+
+
+_BP_DECODED_CODES = (Ldpc5G, WimaxLdpc)
+"""Codes decoded in cache-sized chunks on the CPU (see :class:`CodedModulationLink`)."""
 
 
 class CodedModulationLink:
@@ -30,21 +34,28 @@ class CodedModulationLink:
     :param channel: The channel; blocks are padded with random bits so each block fills
         a whole number of channel uses (``channel.symbols_multiple``).
 
-    On the CPU the receiver (demapper and decoder, which draw no random numbers) runs on
-    chunks of about :attr:`cpu_chunk_bits` code bits per intra-op thread: iterative
-    decoders make many passes over ``[batch, edges]`` tensors, and a chunk that stays in
-    the CPU caches decodes about twice as fast as one large batch. Every block is decoded
-    on its own, so the results are bit-identical to decoding the whole batch at once.
-    GPUs get the whole batch in one call.
+    On the CPU, for belief-propagation (LDPC) decoders, the receiver (demapper and
+    decoder, which draw no random numbers) runs on chunks of about :attr:`cpu_chunk_bits`
+    code bits per intra-op thread: BP makes many passes over ``[batch, edges]`` tensors,
+    and chunks that stay in the CPU caches decode 1.2-1.6x faster than batches of
+    200-1000 blocks (benchmarks/README.md). Every block is decoded on its own, so the
+    results are bit-identical to decoding the whole batch at once. Other decoders have a
+    large cost per call (the turbo decoder's trellis loop: 4.5-10x slower in chunks), so
+    they, and GPUs, get the whole batch in one call. A code may set its own
+    ``cpu_chunk_bits`` attribute (0: never).
     """
 
-    cpu_chunk_bits: ClassVar[int] = 8192
-    """Code bits per receiver chunk and intra-op thread on the CPU (0 or less: no chunking)."""
+    cpu_chunk_bits: ClassVar[int] = 16384
+    """Code bits per receiver chunk and intra-op thread on the CPU, for BP-decoded codes."""
 
     def __init__(self, code: ChannelCode, modulation: Modulation, channel: Channel) -> None:
         self.code = code
         self.modulation = modulation
         self.channel = channel
+        chunk_bits = getattr(code, "cpu_chunk_bits", None)
+        if chunk_bits is None:
+            chunk_bits = self.cpu_chunk_bits if isinstance(code, _BP_DECODED_CODES) else 0
+        self._chunk_bits = int(chunk_bits)
         m = modulation.bits_per_symbol
         multiple = m * channel.symbols_multiple
         self.padded_bits = -(-code.n // multiple) * multiple
@@ -103,10 +114,10 @@ class CodedModulationLink:
 
     def _chunk_rows(self, x_hat: torch.Tensor) -> int:
         """Rows of ``x_hat`` per receiver chunk; 0: no chunking (off the CPU, or disabled)."""
-        if x_hat.device.type != "cpu" or self.cpu_chunk_bits <= 0 or x_hat.dim() < 2:
+        if x_hat.device.type != "cpu" or self._chunk_bits <= 0 or x_hat.dim() < 2:
             return 0
         bits_per_row = self.padded_bits * math.prod(x_hat.shape[1:-1])
-        return max(1, self.cpu_chunk_bits * torch.get_num_threads() // max(1, bits_per_row))
+        return max(1, self._chunk_bits * torch.get_num_threads() // max(1, bits_per_row))
 
 
 def _generator_device(device: str) -> str:

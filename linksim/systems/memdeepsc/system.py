@@ -388,10 +388,21 @@ class MemDeepSCSystem(System):
             self.model = self._mask_model(mode)
         self.model.use_channel = True
         self.model.freeze_base = False
+        self._use_evaluation_channel()
         test = self.data.split("test")
         self._test = {"context": np.asarray(test.context, dtype=np.int64),
                       "question": np.asarray(test.question, dtype=np.int64),
                       "answer": np.asarray(test.answer, dtype=np.int64)}
+
+    def _use_evaluation_channel(self) -> None:
+        """Evaluate over the scenario's channel, whatever channel the model trained on.
+
+        The channel layer has no weights, so swapping it changes nothing learned.
+        """
+        from ...phy.channels import build_channel
+
+        if dict(self.context.channel) != self._train_channel():
+            self.model.channel.channel = build_channel(dict(self.context.channel))
 
     def _train_channel(self) -> Dict[str, Any]:
         p = self.params
