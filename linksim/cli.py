@@ -28,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quick", action="store_true", help="few batches and tiny models (smoke test)")
     run.add_argument("--cache", type=Path, default=None, help="weight/data cache (default $LINKSIM_CACHE or ~/.cache/linksim)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--threads", type=int, default=None, metavar="N",
+                     help="torch CPU threads (default: torch's choice; 1 is fastest on a shared machine)")
 
     val = sub.add_parser("validate", help="check a scenario without running it")
     val.add_argument("scenario", type=Path, nargs="+")
@@ -56,6 +58,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
+    _set_threads(args.threads)
     result = run_scenario(
         scenario, out=args.out, plots_dir=args.plots, device=args.device, fresh=args.fresh,
         quick=args.quick, cache_dir=args.cache, progress=not args.no_progress,
@@ -65,6 +68,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for fig in result.figures:
         print(f"figure:  {fig}")
     return 0
+
+
+def _set_threads(threads: Optional[int]) -> None:
+    if threads is None:
+        return
+    if threads < 1:
+        raise UserError(f"--threads: must be >= 1 (got {threads})")
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

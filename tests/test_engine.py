@@ -209,6 +209,21 @@ def test_user_plugin_by_import_path_runs_from_yaml(tmp_path, capsys):
     assert (tmp_path / "p" / "toy.pdf").exists()
 
 
+def test_threads_option(tmp_path, capsys):
+    import torch
+
+    path = write_yaml(tmp_path / "s.yaml", TOY)
+    assert main(["run", str(path), "--threads", "0"]) == 2
+    assert "--threads" in capsys.readouterr().err
+    before = torch.get_num_threads()
+    try:
+        args = ["run", str(path), "--threads", "1", "--out", str(tmp_path / "o"), "--plots", str(tmp_path / "p")]
+        assert main(args) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_list_and_schema(capsys):
     assert main(["list", "systems"]) == 0
     out = capsys.readouterr().out
