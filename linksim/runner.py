@@ -46,6 +46,14 @@ def seed_everything(seed: int) -> None:
         torch.cuda.manual_seed_all(seed)
 
 
+def set_up_system(scenario: Scenario, index: int, runtime: Runtime) -> Any:
+    """Build ``systems[index]`` and run its ``setup()`` (train or load) under its own seed."""
+    system = build_system(scenario, index, runtime)
+    seed_everything(batch_seed(scenario.seed, scenario.systems[index].label, -1, 0))
+    system.setup()
+    return system
+
+
 def resolve_device(requested: str) -> str:
     """``auto`` -> ``cuda:<current>`` when available, else ``cpu``; ``cuda`` without a GPU is an error."""
     has_cuda = torch.cuda.is_available()
@@ -181,9 +189,7 @@ class Runner:
         for index, spec in enumerate(self.scenario.systems):
             if all(self.store.record(spec.label, i, p).done for i, p in enumerate(points)):
                 continue
-            system = build_system(self.scenario, index, self.runtime)
-            seed_everything(batch_seed(self.scenario.seed, spec.label, -1, 0))
-            system.setup()
+            system = set_up_system(self.scenario, index, self.runtime)
             self.store.provenance.setdefault("systems", {})[spec.label] = system.provenance()
             self._run_system(system, spec.label, points)
 
@@ -316,9 +322,7 @@ def train_scenario(
     use_device(runtime.device)
     out = []
     for index, spec in enumerate(scenario.systems):
-        system = build_system(scenario, index, runtime)
-        seed_everything(batch_seed(scenario.seed, spec.label, -1, 0))
-        system.setup()
+        system = set_up_system(scenario, index, runtime)
         for kind, key in system.trained_weights():
             store = WeightStore(runtime.cache_dir, kind)
             path = store.ship(key, command) if ship else (store.find(key) or store.cache_path(key))

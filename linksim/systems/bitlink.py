@@ -128,6 +128,19 @@ def _generator_device(device: str) -> str:
     return str(resolved)
 
 
+def build_link(code: Mapping[str, Any], order: int, channel: Channel, *, field: str = "params",
+               demapping: str = "app") -> CodedModulationLink:
+    """A :class:`CodedModulationLink` from a code spec and a constellation order.
+
+    :raises UserError: naming ``<field>.code`` or ``<field>.modulation``.
+    """
+    try:
+        modulation = Modulation(order, demapping)
+    except ValueError as exc:
+        raise UserError(f"{field}.modulation: {exc}") from None
+    return CodedModulationLink(build_code(dict(code), field=f"{field}.code"), modulation, channel)
+
+
 def _snr_of(point: Mapping[str, float], bits_per_symbol: int, rate: float) -> float:
     if "snr_db" in point:
         return float(point["snr_db"])
@@ -162,13 +175,8 @@ class BitLink(System):
 
     @classmethod
     def _build_link(cls, params: "BitLink.Params", context: SystemContext, field: str) -> CodedModulationLink:
-        try:
-            modulation = Modulation(params.modulation, params.demapping)
-        except ValueError as exc:
-            raise UserError(f"{field}.modulation: {exc}") from None
-        code = build_code(params.code, field=f"{field}.code")
-        channel = build_channel(context.channel, field="channel")
-        return CodedModulationLink(code, modulation, channel)
+        return build_link(params.code, params.modulation, build_channel(context.channel, field="channel"),
+                          field=field, demapping=params.demapping)
 
     @classmethod
     def validate_context(cls, params: ParamsModel, context: SystemContext) -> None:

@@ -25,15 +25,12 @@ from pydantic import Field, field_validator
 
 from ...data.babi import answer_token, encode_stories
 from ...data.babi_format import Story
-from ...errors import UserError
 from ...phy.amc import AmcParams, AmcTable
 from ...phy.channels import build_channel
-from ...phy.codes import build_code
-from ...phy.modulation import Modulation
 from ...registry import ParamsModel, systems
 from ...source.payload import send_payloads, utf8_decode, utf8_encode
 from ..base import SystemContext
-from ..bitlink import CodedModulationLink
+from ..bitlink import CodedModulationLink, build_link
 from .system import MemDeepSCSystem
 from .training import log_stderr, train_mem_deepsc
 
@@ -82,11 +79,7 @@ class MemDeepSCDigitalBaseline(MemDeepSCSystem):
         channel = build_channel(context.channel, field="channel")
         if params.amc is not None:
             return params.amc.build(field="params.amc"), channel
-        try:
-            modulation = Modulation(params.modulation)
-        except ValueError as exc:
-            raise UserError(f"params.modulation: {exc}") from None
-        return CodedModulationLink(build_code(params.code, field="params.code"), modulation, channel), channel
+        return build_link(params.code, params.modulation, channel), channel
 
     def _setup(self, training: Any) -> None:
         from ...weights import WeightStore

@@ -214,8 +214,7 @@ class MemDeepSCSystem(System):
         def _l1(cls, value: Any, info: ValidationInfo) -> Any:
             if value is None:
                 return value
-            if info.data.get("mask") == "none":
-                raise ValueError("only used with a mask (mask: importance | consecutive | random)")
+            _require_mask(info)
             if isinstance(value, int) and not isinstance(value, bool):
                 symbols = info.data.get("symbols")
                 if value < 1 or (symbols is not None and value > symbols):
@@ -227,8 +226,7 @@ class MemDeepSCSystem(System):
         def _ratio(cls, value: Optional[float], info: ValidationInfo) -> Optional[float]:
             if value is None:
                 return value
-            if info.data.get("mask") == "none":
-                raise ValueError("only used with a mask (mask: importance | consecutive | random)")
+            _require_mask(info)
             if info.data.get("mask_l1") is not None:
                 raise ValueError("give either mask_l1 or keep_ratio, not both")
             return value
@@ -588,6 +586,12 @@ class MemDeepSCSystem(System):
         roles = {"none": "base", "random": "base"}
         wanted = roles.get(self.params.mask, self.params.mask)
         return [(WEIGHT_KIND, e["key"]) for e in self._entries if e["role"] == wanted]
+
+
+def _require_mask(info: ValidationInfo) -> None:
+    """Validator helper: the field being checked only makes sense with a mask."""
+    if info.data.get("mask") == "none":
+        raise ValueError("only used with a mask (mask: importance | consecutive | random)")
 
 
 def _copy_codecs(src: Any, dst: Any) -> None:

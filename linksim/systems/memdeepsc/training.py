@@ -187,9 +187,14 @@ def train_mem_deepsc(model: "MemDeepSC", data: Any, settings: Dict[str, StageSet
     x, y, val, index = _training_arrays(data, max_train, max_valid)
     report: Dict[str, Any] = {}
     model.mask = MaskSetting()
+
     def before(stage: str) -> None:
         if before_stage is not None:
             before_stage(stage)
+
+    def after(stage: str) -> None:
+        if after_stage is not None:
+            after_stage(stage)
 
     try:
         if "semantic" in stages:  # Alg. 1 lines 1-10: CE, no channel
@@ -198,8 +203,7 @@ def train_mem_deepsc(model: "MemDeepSC", data: Any, settings: Dict[str, StageSet
             model.use_channel = False
             report["semantic"] = fit_stage(model, x, y, "ce", settings["semantic"], name="1/semantic codec",
                                            validation=val, verbose=verbose, log=log)
-            if after_stage is not None:
-                after_stage("semantic")
+            after("semantic")
         if "channel" in stages:  # lines 11-21: MSE on frozen features through the channel
             before("channel")
             train = data.split("train")
@@ -207,16 +211,14 @@ def train_mem_deepsc(model: "MemDeepSC", data: Any, settings: Dict[str, StageSet
             _set_trainable(model, semantic=False, jsc=True, importance=False)
             report["channel"] = fit_stage(JSCTrainer(model), z, z, "mse", settings["channel"], name="2/JSC codec",
                                           verbose=verbose, log=log)
-            if after_stage is not None:
-                after_stage("channel")
+            after("channel")
         if "whole" in stages:  # lines 22-25: CE through the channel, everything trained
             before("whole")
             _set_trainable(model, semantic=True, jsc=True, importance=False)
             model.use_channel = True
             report["whole"] = fit_stage(model, x, y, "ce", settings["whole"], name="3/whole network",
                                         validation=val, verbose=verbose, log=log)
-            if after_stage is not None:
-                after_stage("whole")
+            after("whole")
     finally:
         model.use_channel = True
         _set_trainable(model, semantic=True, jsc=True, importance=True)
