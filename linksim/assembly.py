@@ -48,6 +48,7 @@ def system_context(scenario: Scenario, index: int, runtime: Runtime) -> SystemCo
         quick=runtime.quick,
         training=dict(spec.training) if spec.training is not None else None,
         sweep_parameter=scenario.sweep.parameter,
+        points=scenario.sweep.points(),
     )
 
 

@@ -113,6 +113,8 @@ _SHIPPED = {
     "psnr": (MeanMetric("psnr", "psnr"), "Mean PSNR in dB over images."),
     "ssim": (MeanMetric("ssim", "ssim"), "Mean SSIM over images."),
     "mse": (MeanMetric("mse", "mse"), "Mean squared error per sample."),
+    "bpp": (MeanMetric("bpp", "bpp"), "Source-codec bits per pixel (classical image links)."),
+    "image_loss": (ProportionMetric("image_loss", "images_lost", "images"), "Fraction of images the receiver could not decode."),
     "symbols_per_message": (MeanMetric("symbols_per_message", "symbols_per_message"), "Transmitted complex symbols per message (sentence/image)."),
 }
 for _name, (_metric, _summary) in _SHIPPED.items():

@@ -40,8 +40,10 @@ _BUILTIN_MODULES = (
     "linksim.phy.theory",
     "linksim.metrics",
     "linksim.data.babi",
+    "linksim.data.images",
     "linksim.systems.bitlink",
     "linksim.systems.memdeepsc",
+    "linksim.systems.images",
 )
 _builtins_loaded = False
 

@@ -39,6 +39,9 @@ class SystemContext:
     :ivar quick: True in ``--quick`` mode (tiny training, few batches).
     :ivar training: The system's ``training:`` block, or None.
     :ivar sweep_parameter: Name of the swept parameter (e.g. ``"snr_db"``).
+    :ivar points: Every sweep point of the scenario (swept value plus fixed
+        parameters), so that ``setup`` can train what the points need (e.g. one model
+        per bandwidth ratio) before the first ``simulate``.
     """
 
     label: str
@@ -50,6 +53,7 @@ class SystemContext:
     quick: bool = False
     training: Optional[Dict[str, Any]] = None
     sweep_parameter: str = "snr_db"
+    points: List[Dict[str, float]] = field(default_factory=list)
 
 
 class System:
