@@ -1,2 +1,16 @@
 """Image links: learned JSCC transceivers (DeepJSCC, DeepSC, SemCC, SemRE) and classical
-BPG/JPEG + LDPC + QAM baselines, judged by PSNR, SSIM and a downstream classifier."""
+BPG/JPEG + LDPC + QAM baselines, judged by PSNR, SSIM and a downstream classifier.
+
+Modules: :mod:`.common` (bandwidth ratio, quality measures, batch statistics),
+:mod:`.networks` (Keras encoder/decoder, ResNet-20, projection head),
+:mod:`.training` (loop and losses), :mod:`.methods` (the four training methods),
+:mod:`.classifier` (the shared downstream model), :mod:`.jscc` (system
+``image_jscc``), :mod:`.digital` (systems ``image_digital`` and ``image_codec``).
+"""
+
+from . import jscc  # noqa: F401  (registers image_jscc)
+
+try:  # the classical systems (being written alongside)
+    from . import digital  # noqa: F401
+except ImportError:  # pragma: no cover
+    pass

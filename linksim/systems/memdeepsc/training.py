@@ -25,14 +25,14 @@ from the evaluation SNR of the sweep.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+
+from ..training import log_stderr, torch_threads  # noqa: F401  (re-exported for the system)
 
 if TYPE_CHECKING:  # keras is imported when training starts, so that importing the system stays light
     import keras
@@ -125,22 +125,6 @@ def _set_trainable(model: "MemDeepSC", *, semantic: bool, jsc: bool, importance:
         layer.trainable = jsc
     if model.importance is not None:
         model.importance.trainable = importance
-
-
-@contextmanager
-def torch_threads(count: Optional[int]) -> Iterator[None]:
-    """Run with ``count`` torch intra-op threads (None: unchanged), then restore.
-
-    Mem-DeepSC's layers are small: on a few (shared) CPU cores one thread is often
-    several times faster than two, whose synchronisation dominates.
-    """
-    before = torch.get_num_threads()
-    if count is not None:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @torch.no_grad()
@@ -278,8 +262,3 @@ class _Subset:
     def __init__(self, split: Any, index: np.ndarray) -> None:
         self.context = split.context[index]
         self.question = split.question[index]
-
-
-def log_stderr(message: str) -> None:
-    """Default progress logger of the system: one line on stderr."""
-    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,133 @@
+"""The downstream classifier that judges every image link: ResNet-20, trained by linksim.
+
+The SemCC paper uses a pre-trained CIFAR-10 ResNet-20 as the receiver's downstream
+model (its backbone also guides SemCC and DeepSC). linksim trains it on the scenario's
+training split (random crop + flip, Adam, cross-entropy), caches it in the
+:class:`~linksim.weights.WeightStore` under a hash of (architecture, training
+settings, data identity) and ships it for the embedded image set. All image systems of
+a scenario share one instance per configuration (:func:`downstream_classifier`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from ...registry import ParamsModel
+from ...weights import WeightStore, config_hash, file_sha256
+from ..base import SystemContext
+from ..training import log_stderr, torch_threads
+from .training import StageSettings, fit, mean_and_std, predict_batches, stage_dict
+
+WEIGHT_KIND = "images"
+MODEL_VERSION = "resnet20-1"
+
+
+class ClassifierParams(ParamsModel):
+    """The downstream classifier: ResNet-(6 blocks + 2) and its training."""
+
+    width: int = Field(16, ge=4, description="first-stage width (16 in ResNet-20)")
+    blocks: int = Field(3, ge=1, description="basic blocks per stage (3: ResNet-20)")
+    epochs: int = Field(15, ge=1)
+    batch_size: int = Field(128, ge=2)
+    learning_rate: float = Field(2e-3, gt=0, allow_inf_nan=False)
+    decay_every: int = Field(5, ge=1, description="epochs between learning-rate halvings")
+    augment: bool = Field(True, description="random crop (4 px padding) and horizontal flip")
+    threads: Optional[int] = Field(None, ge=1, description="torch threads while training")
+
+    def stage(self, quick: bool) -> StageSettings:
+        if quick:
+            return StageSettings(1, 64, 2e-3, 1, 0.5)
+        return StageSettings(self.epochs, self.batch_size, self.learning_rate, self.decay_every, 0.5)
+
+
+class DownstreamClassifier:
+    """A trained ResNet and how it was made.
+
+    :ivar model: The :class:`~.networks.ResNet20` (``backbone``, ``classifier``).
+    :ivar key: Its weight-store key.
+    :ivar info: Provenance (architecture, weight sha256, test accuracy on clean images).
+    """
+
+    def __init__(self, model: Any, key: str, info: Dict[str, Any]) -> None:
+        self.model, self.key, self.info = model, key, info
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """``[N, classes]`` logits of images ``[N, C, H, W]`` in [0, 1] (inference mode)."""
+        return self.model(x, training=False)
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """Class indices ``int64 [N]`` of images ``uint8 [N, H, W, C]`` or float in [0, 1]."""
+        if images.dtype != np.uint8:
+            images = np.clip(np.rint(images * 255.0), 0, 255).astype(np.uint8)
+        return predict_batches(lambda x: self.logits(x).argmax(dim=-1), images).astype(np.int64)
+
+
+_INSTANCES: Dict[Tuple[str, str], DownstreamClassifier] = {}
+
+
+def classifier_key(params: ClassifierParams, dataset: Any, quick: bool) -> str:
+    """Weight-store key: architecture, training settings and data identity."""
+    arch = {"model": MODEL_VERSION, "width": params.width, "blocks": params.blocks}
+    train = {**stage_dict(params.stage(quick)), "augment": params.augment, "quick": quick}
+    return config_hash(arch, train, dataset.identity())
+
+
+def downstream_classifier(context: SystemContext, dataset: Any,
+                          params: Optional[ClassifierParams] = None) -> DownstreamClassifier:
+    """The shared downstream classifier for ``dataset`` (cached, shipped or trained now)."""
+    from .networks import ResNet20
+
+    params = params or ClassifierParams()
+    key = classifier_key(params, dataset, context.quick)
+    slot = (str(context.cache_dir), key)
+    if slot in _INSTANCES:
+        return _INSTANCES[slot]
+    if dataset.num_classes < 1:
+        raise ValueError("the downstream classifier needs a labelled dataset")
+    train = dataset.split("train")
+    mean, std = mean_and_std(train.images)
+    model = ResNet20(dataset.num_classes, mean, std, width=params.width, blocks=params.blocks)
+    h, w, c = dataset.image_shape
+    model(torch.zeros(2, c, h, w), training=False)
+    store = WeightStore(context.cache_dir, WEIGHT_KIND)
+    path = store.find(key)
+    if path is not None:
+        model.load_weights(str(path))
+        source = "cache" if path.parent == store.cache_dir else "shipped"
+    else:
+        stage = params.stage(context.quick)
+        log = None if context.quick else log_stderr
+        if log:
+            log(f"[{context.label}] training the downstream ResNet-{6 * params.blocks + 2} "
+                f"({stage.epochs} epochs on {len(train)} images)")
+        with torch_threads(params.threads):
+            fit([model], lambda x, y: torch.nn.functional.cross_entropy(model(x, training=True), y),
+                train.images, train.labels, stage, seed=context.seed, name="classifier", log=log,
+                augment_data=params.augment)
+        test = dataset.split("test")
+        acc = float(np.mean(DownstreamClassifier(model, key, {}).predict(test.images) == test.labels))
+        path = store.save(model, key, {"model": "downstream classifier", "arch": f"ResNet-{6 * params.blocks + 2}",
+                                       "clean_test_accuracy": acc, "data": dataset.provenance()})
+        source = "trained"
+    info: Dict[str, Any] = {"arch": f"ResNet-{6 * params.blocks + 2} (width {params.width})", "key": key,
+                            "weights_sha256": file_sha256(path), "source": source}
+    meta = path.with_suffix("").with_suffix(".json")
+    if meta.exists():
+        import json
+
+        info["clean_test_accuracy"] = json.loads(meta.read_text()).get("clean_test_accuracy")
+    instance = DownstreamClassifier(model, key, info)
+    _INSTANCES[slot] = instance
+    return instance
+
+
+def classifier_weights(context: SystemContext, dataset: Any, params: Optional[ClassifierParams] = None) -> List[Tuple[str, str]]:
+    """``(kind, key)`` of the classifier weights, for ``linksim train --ship``."""
+    return [(WEIGHT_KIND, classifier_key(params or ClassifierParams(), dataset, context.quick))]
+
+
+__all__ = ["ClassifierParams", "DownstreamClassifier", "downstream_classifier", "classifier_weights"]

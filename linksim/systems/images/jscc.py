@@ -1,0 +1,347 @@
+"""The registered ``image_jscc`` system: learned image transceivers of the SemCC paper.
+
+One system type covers the four methods compared in Sec. VI (same encoder/decoder,
+Fig. 1; they differ only in training, :mod:`.training`)::
+
+    data: {type: images, source: embedded}
+    channel: {type: awgn}
+    sweep: {parameter: bandwidth_ratio, values: [1/24, 1/12, 1/6, 1/4, 1/2.5], fixed: {snr_db: 5}}
+    systems:
+      - {label: DeepJSCC, type: image_jscc, params: {method: deepjscc}}
+      - {label: DeepSC, type: image_jscc, params: {method: deepsc}}
+      - {label: SemCC, type: image_jscc, params: {method: semcc}}
+      - {label: SemRE, type: image_jscc, params: {method: semre}}
+    metrics: [accuracy, psnr, ssim]
+
+Every distinct (bandwidth ratio, training SNR, trade-off ``alpha``) among the sweep
+points needs its own trained model: :meth:`ImageJsccSystem.setup` loads each from the
+:class:`~linksim.weights.WeightStore` (cache, then shipped weights) or trains it. By
+default a model is trained at the SNR it is tested at (the paper's setting); give
+``training.train_snr_db`` to train once and test across SNR (Figs. 13-14).
+
+Per batch, :meth:`ImageJsccSystem.simulate` draws ``batch_size`` test images with
+replacement (``sionna.phy.config.np_rng``), sends each as ``k = round(ratio n)``
+complex symbols through the scenario's channel at the point's SNR (Sionna's torch
+generator draws fading and noise), reconstructs it and lets the downstream ResNet
+classify the reconstruction: statistics of PSNR, SSIM, MSE, accuracy and symbols.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Dict, FrozenSet, List, Literal, Mapping, Optional, Tuple, Union
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from ...errors import UserError
+from ...registry import ParamsModel, systems
+from ...weights import WeightStore, config_hash, file_sha256
+from ..base import System, SystemContext
+from ..training import log_stderr, torch_threads
+from . import common
+from .classifier import WEIGHT_KIND, ClassifierParams, classifier_weights, downstream_classifier
+from .training import StageSettings, stage_dict
+
+MODEL_VERSION = "semcc-jscc-1"
+METHODS = ("deepjscc", "deepsc", "semcc", "semre")
+
+#: Sec. VI-A: 300 pre-training and 50 fine-tuning epochs, batch 128, Adam 1e-3 / 1e-4,
+#: learning rates halved every 50 epochs. DeepJSCC, DeepSC and SemRE train with the
+#: pre-training settings.
+PAPER_STAGES: Dict[str, StageSettings] = {
+    "pretrain": StageSettings(300, 128, 1e-3, 50, 0.5),
+    "finetune": StageSettings(50, 128, 1e-4, 50, 0.5),
+}
+#: Scaled down for the embedded image set on a few CPU cores (same ratios of rates).
+CPU_STAGES: Dict[str, StageSettings] = {
+    "pretrain": StageSettings(10, 64, 1e-3, 4, 0.5),
+    "finetune": StageSettings(2, 64, 1e-4, 4, 0.5),
+}
+QUICK_STAGES: Dict[str, StageSettings] = {
+    "pretrain": StageSettings(1, 32, 1e-3, 1, 0.5),
+    "finetune": StageSettings(1, 32, 1e-4, 1, 0.5),
+}
+QUICK_TRAIN_IMAGES = 128
+QUICK_WIDTH = 8
+
+Snr = Union[float, Tuple[float, float]]
+
+
+class StageParams(ParamsModel):
+    """Overrides of one training stage."""
+
+    epochs: int = Field(..., ge=0)
+    batch_size: int = Field(..., ge=2)
+    learning_rate: float = Field(..., gt=0, allow_inf_nan=False)
+    decay_every: int = Field(50, ge=1)
+    decay_factor: float = Field(0.5, gt=0, le=1)
+
+
+class TrainingParams(ParamsModel):
+    """The system's ``training:`` block."""
+
+    preset: Literal["cpu", "paper"] = "cpu"
+    pretrain: Optional[StageParams] = None
+    finetune: Optional[StageParams] = None
+    train_snr_db: Optional[Snr] = Field(None, description="training SNR in dB (a number or [lo, hi] drawn "
+                                                          "per image); default: the SNR of the sweep point")
+    num_train: Optional[int] = Field(None, ge=2, description="train on the first num_train training images")
+
+    def stage(self, name: str) -> StageSettings:
+        given = getattr(self, name)
+        if given is not None:
+            return StageSettings(**given.model_dump())
+        return (PAPER_STAGES if self.preset == "paper" else CPU_STAGES)[name]
+
+
+class ImageJsccParams(ParamsModel):
+    """Parameters of ``image_jscc`` (defaults: Sec. VI-A where the paper gives them)."""
+
+    method: Literal["deepjscc", "deepsc", "semcc", "semre"]
+    bandwidth_ratio: Optional[float] = Field(None, gt=0, le=1, description="k/n when the sweep does not set it")
+    width: int = Field(32, ge=4, description="feature maps of the encoder/decoder (not given in the paper)")
+    alpha1: Optional[float] = Field(None, ge=0, le=1, description="eq. (10) weight of L_rec; default k/n "
+                                                                  "(the paper's suggestion)")
+    alpha2: float = Field(0.5, ge=0, le=1, description="eq. (11) weight of L_rec (DeepSC, SemCC fine-tuning)")
+    temperature: float = Field(0.1, gt=0, allow_inf_nan=False, description="tau of eqs. (8), (13)")
+    projection_width: int = Field(32, ge=2, description="output of the 2-layer projection head")
+    beta: float = Field(0.9, ge=0, le=1, description="soft-update factor of eq. (14) (SemRE)")
+    update_every: int = Field(1, ge=1, description="N_update: epochs between soft updates (SemRE)")
+    finetune: bool = Field(True, description="SemCC stage 2 (false: the 'w/o. FT' ablation)")
+    downstream: ClassifierParams = Field(default_factory=ClassifierParams,
+                                         description="the downstream model used in training and testing")
+    test_downstream: Optional[ClassifierParams] = Field(
+        None, description="a different downstream model that judges the reconstructions at test time")
+    threads: Optional[int] = Field(None, ge=1, description="torch threads while training and simulating")
+
+
+@systems.register("image_jscc")
+class ImageJsccSystem(System):
+    """Learned JSCC image transceiver trained as DeepJSCC, DeepSC, SemCC or SemRE (SemCC paper, Fig. 1)."""
+
+    Params = ImageJsccParams
+    Training = TrainingParams
+    sweep_parameters: ClassVar[FrozenSet[str]] = common.IMAGE_SWEEP_PARAMETERS | {"alpha"}
+    metrics_provided: ClassVar[FrozenSet[str]] = frozenset({"psnr", "ssim", "mse", "accuracy", "symbols_per_message"})
+
+    def __init__(self, params: ImageJsccParams, context: SystemContext) -> None:
+        super().__init__(params, context)
+        self.training = self.training_params(context)
+        self._dataset: Any = None
+        self._models: Dict[Tuple[Any, ...], Any] = {}
+        self._keys: Dict[Tuple[Any, ...], str] = {}
+        self._info: Dict[str, Any] = {}
+        self._classifier: Any = None
+        self._test_classifier: Any = None
+        self._channel: Any = None
+
+    # ----------------------------------------------------------------- settings
+    @staticmethod
+    def training_params(context: SystemContext) -> TrainingParams:
+        from ...registry import validate_params
+
+        return validate_params(TrainingParams, context.training or {}, field="training")
+
+    @classmethod
+    def validate_context(cls, params: ImageJsccParams, context: SystemContext) -> None:
+        training = cls.training_params(context)
+        dataset = common.image_dataset(context)
+        if params.method in ("deepsc", "semcc") and dataset.num_classes < 1:
+            raise UserError(f"params.method: {params.method} needs a labelled dataset for its downstream model")
+        points = context.points or [{}]
+        for point in points:
+            if "alpha" in point and params.method == "deepjscc":
+                raise UserError("sweep: DeepJSCC has no trade-off weight alpha to sweep")
+            if "alpha" in point and not 0 <= point["alpha"] <= 1:
+                raise UserError(f"sweep: alpha = {point['alpha']:g} is outside [0, 1]")
+            ratio = point.get("bandwidth_ratio", params.bandwidth_ratio)
+            if ratio is None:
+                raise UserError("params.bandwidth_ratio: required when the sweep does not set bandwidth_ratio")
+            field = "sweep" if "bandwidth_ratio" in point else "params.bandwidth_ratio"
+            common.symbols_for_ratio(float(ratio), dataset.image_shape, field=field)
+            if training.train_snr_db is None and "snr_db" not in point:
+                raise UserError("training.train_snr_db: required when the sweep does not set snr_db")
+        h, w, _ = dataset.image_shape
+        if h % 4 or w % 4:
+            raise UserError(f"data: image_jscc needs height and width divisible by 4, got {h}x{w}")
+        from ...phy.channels import build_channel
+
+        channel = build_channel(context.channel)
+        if getattr(channel, "symbols_multiple", 1) != 1:
+            raise UserError("channel.type: image_jscc sends k symbols per image; use a SISO channel "
+                            "(awgn, rayleigh, rician)")
+
+    def _model_point(self, point: Mapping[str, float]) -> Tuple[Any, ...]:
+        """(k, training SNR, alpha1, alpha2) of the model that serves ``point``."""
+        ratio, snr = common.point_ratio_and_snr(dict(point), self.params.bandwidth_ratio) \
+            if "snr_db" in point else (point.get("bandwidth_ratio", self.params.bandwidth_ratio), None)
+        k = common.symbols_for_ratio(float(ratio), self.image_shape)
+        train_snr = self.training.train_snr_db if self.training.train_snr_db is not None else snr
+        alpha1, alpha2 = self.alphas(k, point.get("alpha"))
+        return (k, train_snr, alpha1, alpha2)
+
+    def alphas(self, k: int, alpha: Optional[float]) -> Tuple[float, float]:
+        """``(alpha1, alpha2)``; a swept ``alpha`` sets alpha2 (DeepSC) or both (SemCC, SemRE: alpha1)."""
+        n = common.source_dimension(self.image_shape)
+        alpha1 = self.params.alpha1 if self.params.alpha1 is not None else k / n
+        alpha2 = self.params.alpha2
+        if alpha is not None:
+            alpha2 = float(alpha)
+            if self.params.method in ("semcc", "semre"):
+                alpha1 = float(alpha)
+        return alpha1, alpha2
+
+    @property
+    def dataset(self) -> Any:
+        if self._dataset is None:
+            self._dataset = common.image_dataset(self.context)
+        return self._dataset
+
+    @property
+    def image_shape(self) -> Tuple[int, int, int]:
+        return tuple(self.dataset.image_shape)  # type: ignore[return-value]
+
+    @property
+    def width(self) -> int:
+        return QUICK_WIDTH if self.context.quick else self.params.width
+
+    def stages(self) -> Dict[str, StageSettings]:
+        if self.context.quick:
+            return dict(QUICK_STAGES)
+        return {name: self.training.stage(name) for name in ("pretrain", "finetune")}
+
+    def _training_images(self) -> Tuple[np.ndarray, np.ndarray]:
+        train = self.dataset.split("train")
+        count = QUICK_TRAIN_IMAGES if self.context.quick else self.training.num_train
+        if count is None:
+            return train.images, train.labels
+        return train.images[:count], train.labels[:count]
+
+    def model_key(self, model_point: Tuple[Any, ...], *, stage: str = "final") -> str:
+        """Weight-store key of the model for ``model_point`` (architecture, training, data, channel)."""
+        k, train_snr, alpha1, alpha2 = model_point
+        p, method = self.params, self.params.method
+        arch = {"model": MODEL_VERSION, "k": k, "width": self.width, "image_shape": list(self.image_shape)}
+        stages = self.stages()
+        train: Dict[str, Any] = {"method": method, "train_snr_db": train_snr, "channel": self.context.channel,
+                                 "pretrain": stage_dict(stages["pretrain"]), "seed": self.context.seed,
+                                 "quick": self.context.quick, "num_train": len(self._training_images()[1])}
+        if method in ("deepsc", "semcc"):
+            train["downstream"] = self._classifier_key()
+        if method == "deepsc":
+            train["alpha2"] = alpha2
+        if method in ("semcc", "semre"):
+            train.update(alpha1=alpha1, temperature=p.temperature, projection_width=p.projection_width)
+        if method == "semre":
+            train.update(beta=p.beta, update_every=p.update_every)
+        if method == "semcc" and stage == "final" and p.finetune:
+            train.update(finetune=stage_dict(stages["finetune"]), alpha2=alpha2)
+        return config_hash(arch, train, self.dataset.identity())
+
+    def _classifier_key(self) -> str:
+        from .classifier import classifier_key
+
+        return classifier_key(self.params.downstream, self.dataset, self.context.quick)
+
+    # ----------------------------------------------------------------- setup
+    def setup(self) -> None:
+        with torch_threads(self.params.threads):
+            if self.dataset.num_classes > 0:
+                self._classifier = downstream_classifier(self.context, self.dataset, self.params.downstream)
+                if self.params.test_downstream is not None:
+                    self._test_classifier = downstream_classifier(self.context, self.dataset,
+                                                                  self.params.test_downstream)
+            for point in self.context.points or [{}]:
+                mp = self._model_point(point)
+                if mp not in self._models:
+                    self._models[mp] = self._load_or_train(mp)
+        from ...layers.channel import ChannelLayer
+
+        self._channel = ChannelLayer(self.context.channel, 0.0)
+
+    def _build(self, k: int) -> Any:
+        from .networks import build_transceiver
+
+        return build_transceiver(k, self.image_shape, self.width)
+
+    def _load_or_train(self, mp: Tuple[Any, ...]) -> Any:
+        store = WeightStore(self.context.cache_dir, WEIGHT_KIND)
+        key = self.model_key(mp)
+        self._keys[mp] = key
+        model = self._build(mp[0])
+        path = store.find(key)
+        if path is None:
+            self._train(model, mp, store)
+            path = store.find(key)
+            source = "trained"
+        else:
+            model.load_weights(str(path))
+            source = "cache" if path.parent == store.cache_dir else "shipped"
+        self._info[key] = {"k": mp[0], "train_snr_db": mp[1], "alpha1": mp[2], "alpha2": mp[3], "source": source,
+                           "weights_sha256": file_sha256(path)}
+        return model
+
+    def _train(self, model: Any, mp: Tuple[Any, ...], store: WeightStore) -> None:
+        from ...layers.channel import ChannelLayer
+        from .methods import train_method
+
+        k, train_snr, alpha1, alpha2 = mp
+        images, labels = self._training_images()
+        log = None if self.context.quick else log_stderr
+        snr = tuple(train_snr) if isinstance(train_snr, (list, tuple)) else train_snr
+        channel = ChannelLayer(self.context.channel, snr)
+        n = common.source_dimension(self.image_shape)
+        if log:
+            log(f"[{self.context.label}] training {self.params.method} at k = {k} (k/n = 1/{n / k:.3g}), "
+                f"train SNR {train_snr} dB on {len(labels)} images")
+        stages = self.stages()
+        stage1_store_key = self.model_key(mp, stage="pretrain") if self.params.method == "semcc" else None
+        train_method(self.params.method, model, channel, images, labels, stages=stages, params=self.params,
+                     alpha1=alpha1, alpha2=alpha2, classifier=self._classifier, seed=self.context.seed, log=log,
+                     store=store, stage1_key=stage1_store_key,
+                     info={"data": self.dataset.provenance(), "system": self.context.label})
+        store.save(model, self.model_key(mp), {"model": f"image_jscc {self.params.method}", "k": k,
+                                               "train_snr_db": train_snr, "alpha1": alpha1, "alpha2": alpha2,
+                                               "data": self.dataset.provenance()})
+
+    # ----------------------------------------------------------------- simulate
+    @torch.no_grad()
+    def simulate(self, batch_size: int, point: Mapping[str, float]) -> Dict[str, float]:
+        import sionna.phy
+
+        from .training import to_images, to_tensor
+
+        mp = self._model_point(point)
+        model = self._models[mp]
+        test = self.dataset.split("test")
+        index = sionna.phy.config.np_rng.integers(0, len(test), size=batch_size)
+        images = test.images[index]
+        x = to_tensor(images, sionna.phy.config.device)
+        with torch_threads(self.params.threads):
+            s = model.encoder(x, training=False)
+            y = self._channel(s, snr_db=float(point["snr_db"]), training=False)
+            x_hat = to_images(model.decoder(y, training=False))
+            judge = self._test_classifier or self._classifier
+            predicted = judge.predict(x_hat) if judge is not None else None
+        labels = test.labels[index] if judge is not None else None
+        return common.image_statistics(images, x_hat, labels=labels, predicted=predicted,
+                                       symbols=np.full(batch_size, mp[0]))
+
+    # ----------------------------------------------------------------- records
+    def provenance(self) -> Dict[str, Any]:
+        info: Dict[str, Any] = {"method": self.params.method, "width": self.width, "models": self._info,
+                                "data": self.dataset.provenance()}
+        if self._classifier is not None:
+            info["downstream"] = self._classifier.info
+        if self._test_classifier is not None:
+            info["test_downstream"] = self._test_classifier.info
+        return info
+
+    def trained_weights(self) -> List[Tuple[str, str]]:
+        out = [(WEIGHT_KIND, key) for key in self._keys.values()]
+        if self.dataset.num_classes > 0:
+            out += classifier_weights(self.context, self.dataset, self.params.downstream)
+            if self.params.test_downstream is not None:
+                out += classifier_weights(self.context, self.dataset, self.params.test_downstream)
+        return out

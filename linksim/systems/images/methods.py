@@ -1,0 +1,116 @@
+"""The four training methods of the SemCC paper's comparison, on one transceiver.
+
+:func:`train_method` trains a :class:`~.networks.Transceiver` in place:
+
+=========  ==================================================================  =========
+method     loss                                                                 stages
+=========  ==================================================================  =========
+deepjscc   ``L_rec`` (eq. 9)                                                    pretrain
+deepsc     ``alpha2 L_rec + (1 - alpha2) L_task`` (eq. 11), frozen ResNet      pretrain
+semcc      eq. (10) with InfoNCE (eq. 8) on frozen backbone features, then     pretrain,
+           eq. (11) with a small learning rate (Algorithm 1)                    finetune
+semre      eq. (10) with the supervised contrastive loss (eq. 13) on ``s`` and  pretrain
+           the soft-updated re-encoder's ``s^r`` (Algorithm 2, eq. 14)
+=========  ==================================================================  =========
+
+The downstream classifier (DeepSC, SemCC) runs in inference mode and is never
+updated; the projection head and SemRE's re-encoder exist only during training.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Optional
+
+import numpy as np
+import torch
+
+from ...weights import WeightStore
+from .training import StageSettings, fit, info_nce, reconstruction_loss, soft_update, supervised_contrastive
+
+Logger = Optional[Callable[[str], None]]
+
+
+def _task_loss(classifier: Any, x_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Eq. (12): cross-entropy of the frozen downstream model on the reconstruction."""
+    return torch.nn.functional.cross_entropy(classifier.model(x_hat, training=False), y)
+
+
+def _eq11(model: Any, channel: Any, classifier: Any, alpha2: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    def loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        x_hat = model.reconstruct(x, channel, training=True)
+        return alpha2 * reconstruction_loss(x, x_hat) + (1.0 - alpha2) * _task_loss(classifier, x_hat, y)
+
+    return loss
+
+
+def train_method(method: str, model: Any, channel: Any, images: np.ndarray, labels: np.ndarray, *,
+                 stages: Dict[str, StageSettings], params: Any, alpha1: float, alpha2: float,
+                 classifier: Any, seed: int, log: Logger, store: Optional[WeightStore] = None,
+                 stage1_key: Optional[str] = None, info: Optional[Dict[str, Any]] = None) -> None:
+    """Train ``model`` (a :class:`~.networks.Transceiver`) by ``method``.
+
+    :param channel: :class:`~linksim.layers.ChannelLayer` at the training SNR.
+    :param images: ``uint8 [N, H, W, C]`` training images; ``labels`` ``int64 [N]``.
+    :param stages: ``pretrain`` and ``finetune`` settings.
+    :param params: The system's :class:`~.jscc.ImageJsccParams` (temperature, projection
+        width, beta, update interval, finetune flag).
+    :param classifier: The :class:`~.classifier.DownstreamClassifier` (DeepSC, SemCC).
+    :param store: Where SemCC's stage-1 checkpoint is cached under ``stage1_key`` (the
+        "w/o. FT" ablation and fine-tuning variants reuse it).
+    """
+    from .networks import ProjectionHead, SemanticEncoder
+
+    run = lambda models, loss, settings, name, **kw: fit(  # noqa: E731
+        models, loss, images, labels, settings, seed=seed, name=name, log=log, **kw)
+    if method == "deepjscc":
+        run([model], lambda x, y: reconstruction_loss(x, model.reconstruct(x, channel, training=True)), stages["pretrain"],
+            "DeepJSCC")
+    elif method == "deepsc":
+        run([model], _eq11(model, channel, classifier, alpha2), stages["pretrain"], "DeepSC")
+    elif method == "semcc":
+        path = store.find(stage1_key) if store is not None and stage1_key else None
+        if path is not None:
+            model.load_weights(str(path))
+            if log:
+                log(f"  SemCC stage 1 loaded from {path}")
+        else:
+            head = ProjectionHead(classifier.model.feature_width, params.projection_width)
+            backbone = classifier.model.backbone
+
+            def stage1(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+                x_hat = model.reconstruct(x, channel, training=True)
+                with torch.no_grad():
+                    f_x = backbone(x, training=False)
+                q_x, q_hat = head(f_x), head(backbone(x_hat, training=False))
+                return alpha1 * reconstruction_loss(x, x_hat) + (1.0 - alpha1) * info_nce(q_x, q_hat, params.temperature)
+
+            run([model, head], stage1, stages["pretrain"], "SemCC stage 1 (CL pre-training)")
+            if store is not None and stage1_key:
+                store.save(model, stage1_key, {"model": "image_jscc semcc stage 1", **(info or {})})
+        if params.finetune:
+            run([model], _eq11(model, channel, classifier, alpha2), stages["finetune"], "SemCC stage 2 (fine-tuning)")
+    elif method == "semre":
+        encoder = model.encoder
+        re_encoder = SemanticEncoder(encoder.k, encoder.image_shape, encoder.width)
+        h, w, c = encoder.image_shape
+        re_encoder(torch.zeros(2, c, h, w), training=False)
+        soft_update(re_encoder, encoder, 0.0)  # theta_r <- theta at the start
+        re_encoder.trainable = False
+        head = ProjectionHead(min(2 * encoder.k, 256), params.projection_width)
+
+        def loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            s = encoder(x, training=True)
+            x_hat = model.decoder(channel(s, training=True), training=True)
+            s_r = re_encoder(x_hat, training=False)
+            q_s = head(torch.reshape(s, (s.shape[0], -1)))
+            q_r = head(torch.reshape(s_r, (s_r.shape[0], -1)))
+            return alpha1 * reconstruction_loss(x, x_hat) + (1.0 - alpha1) * supervised_contrastive(
+                q_s, q_r, y, params.temperature)
+
+        def after_epoch(epoch: int) -> None:
+            if epoch % params.update_every == 0:
+                soft_update(re_encoder, encoder, params.beta)
+
+        run([model, head], loss, stages["pretrain"], "SemRE", after_epoch=after_epoch)
+    else:  # pragma: no cover - the Params model restricts method
+        raise ValueError(f"unknown method {method!r}")

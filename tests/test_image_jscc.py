@@ -1,0 +1,202 @@
+"""Learned image transceivers: shapes, power, losses against their equations, training."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Dict, List
+
+import numpy as np
+import pytest
+import torch
+
+from linksim.errors import UserError
+from linksim.systems.images import common
+from linksim.systems.images.networks import ProjectionHead, ResNet20, SemanticDecoder, SemanticEncoder, build_transceiver
+from linksim.systems.images.training import (StageSettings, augment, fit, info_nce, soft_update,
+                                             supervised_contrastive)
+
+SHAPE = (32, 32, 3)
+
+
+# ----------------------------------------------------------------------------- arithmetic
+@pytest.mark.parametrize("ratio,k", [(1 / 24, 128), (1 / 12, 256), (1 / 6, 512), (1 / 4, 768), (1 / 2.5, 1229)])
+def test_symbols_per_image_for_cifar_sized_images(ratio: float, k: int) -> None:
+    assert common.symbols_for_ratio(ratio, SHAPE) == k
+
+
+def test_ratio_giving_no_symbol_is_rejected() -> None:
+    with pytest.raises(UserError, match="bandwidth_ratio.*0 channel uses"):
+        common.symbols_for_ratio(1e-5, SHAPE)
+    with pytest.raises(UserError, match="sweep"):
+        common.symbols_for_ratio(1.5, SHAPE, field="sweep")
+
+
+def test_psnr_and_ssim_of_known_images() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    assert np.all(common.psnr_per_image(a, a) == common.PSNR_CAP_DB)
+    assert np.allclose(common.ssim_per_image(a, a), 1.0)
+    b = a.astype(np.float32) / 255 + 0.1  # constant offset: MSE = 0.01 exactly (before clipping)
+    assert np.allclose(common.psnr_per_image(a, b), 20.0, atol=1e-4)
+    noisy = np.clip(a / 255 + rng.normal(0, 0.2, a.shape), 0, 1)
+    assert np.all(common.ssim_per_image(a, noisy) < 0.9)
+
+
+def test_ssim_matches_scikit_image_when_available() -> None:
+    metrics = pytest.importorskip("skimage.metrics")
+    rng = np.random.default_rng(1)
+    a = rng.random((1, 32, 32, 3))
+    b = np.clip(a + rng.normal(0, 0.1, a.shape), 0, 1)
+    ref = metrics.structural_similarity(a[0], b[0], data_range=1.0, channel_axis=-1, gaussian_weights=True,
+                                        sigma=1.5, use_sample_covariance=False)
+    assert common.ssim_per_image(a, b)[0] == pytest.approx(ref, abs=1e-6)
+
+
+def test_statistics_are_additive_sums() -> None:
+    a = np.zeros((4, 8, 8, 1), np.uint8)
+    stats = common.image_statistics(a, a, labels=np.array([0, 1, 2, 3]), predicted=np.array([0, 1, 0, 0]),
+                                    symbols=np.full(4, 16), payload_bits=np.full(4, 128), lost=np.array([0, 1, 0, 0], bool))
+    assert stats["correct"] == 2 and stats["trials"] == 4
+    assert stats["symbols_per_message_sum"] == 64 and stats["bpp_sum"] == 4 * 128 / 64
+    assert stats["images_lost"] == 1 and stats["images"] == 4
+
+
+# ----------------------------------------------------------------------------- networks
+@pytest.mark.parametrize("k", [128, 1229])
+def test_encoder_meets_the_power_constraint_of_eq2(k: int) -> None:
+    enc, dec = SemanticEncoder(k, SHAPE, width=8), SemanticDecoder(k, SHAPE, width=8)
+    x = torch.rand(5, 3, 32, 32)
+    s = enc(x, training=False)
+    assert tuple(s.shape) == (5, k, 2)
+    energy = (s.detach() ** 2).sum(dim=(1, 2))
+    assert torch.allclose(energy, torch.full((5,), float(k)), rtol=1e-4)  # ||s||^2 = k P with P = 1
+    x_hat = dec(s, training=False)
+    assert tuple(x_hat.shape) == (5, 3, 32, 32)
+    assert float(x_hat.min()) >= 0 and float(x_hat.max()) <= 1
+
+
+def test_resnet20_has_twenty_weight_layers_and_64_features() -> None:
+    net = ResNet20(10, [0.5] * 3, [0.25] * 3)
+    x = torch.rand(2, 3, 32, 32)
+    assert tuple(net(x).shape) == (2, 10)
+    assert tuple(net.backbone(x).shape) == (2, 64)
+    convs = [w for w in net.weights if w.path.endswith("kernel") and len(w.shape) == 4]
+    dense = [w for w in net.weights if w.path.endswith("kernel") and len(w.shape) == 2]
+    shortcuts = [w for w in convs if w.shape[0] == 1]  # 1x1 projection shortcuts are not counted
+    assert len(convs) - len(shortcuts) + len(dense) == 20
+
+
+def test_projection_head_outputs_unit_vectors() -> None:
+    q = ProjectionHead(64, 32)(torch.randn(7, 64))
+    assert tuple(q.shape) == (7, 32)
+    assert torch.allclose(q.norm(dim=-1), torch.ones(7), atol=1e-5)
+
+
+def test_augment_keeps_shape_and_content_scale() -> None:
+    x = torch.rand(6, 3, 32, 32)
+    out = augment(x, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and float(out.max()) <= 1
+
+
+# ----------------------------------------------------------------------------- losses
+def _unit(n: int, d: int, seed: int) -> torch.Tensor:
+    return torch.nn.functional.normalize(torch.randn(n, d, generator=torch.Generator().manual_seed(seed)), dim=-1)
+
+
+def test_info_nce_equals_eq8_written_out() -> None:
+    qa, qb, tau = _unit(4, 8, 0), _unit(4, 8, 1), 0.3
+    q = torch.cat([qa, qb])
+    terms: List[float] = []
+    for i in range(8):
+        pos = (i + 4) % 8
+        num = math.exp(float(q[i] @ q[pos]) / tau)
+        den = sum(math.exp(float(q[i] @ q[m]) / tau) for m in range(8) if m != i)
+        terms.append(-math.log(num / den))
+    assert float(info_nce(qa, qb, tau)) == pytest.approx(np.mean(terms), rel=1e-5)
+
+
+def test_info_nce_prefers_aligned_views() -> None:
+    qa = _unit(16, 8, 2)
+    assert float(info_nce(qa, qa, 0.1)) < float(info_nce(qa, _unit(16, 8, 3), 0.1))
+
+
+def test_supervised_contrastive_equals_eq13_written_out() -> None:
+    qa, qb, tau = _unit(5, 6, 4), _unit(5, 6, 5), 0.5
+    labels = torch.tensor([0, 1, 0, 2, 1])
+    q, y = torch.cat([qa, qb]), torch.cat([labels, labels])
+    terms = []
+    for i in range(10):
+        positives = [j for j in range(10) if j != i and y[j] == y[i]]
+        negatives = [m for m in range(10) if y[m] != y[i]]
+        den = sum(math.exp(float(q[i] @ q[m]) / tau) for m in negatives)
+        terms.append(-np.mean([math.log(math.exp(float(q[i] @ q[j]) / tau) / den) for j in positives]))
+    assert float(supervised_contrastive(qa, qb, labels, tau)) == pytest.approx(np.mean(terms), rel=1e-5)
+
+
+def test_soft_update_is_eq14() -> None:
+    a, b = SemanticEncoder(16, (8, 8, 1), width=4), SemanticEncoder(16, (8, 8, 1), width=4)
+    x = torch.rand(2, 1, 8, 8)
+    a(x), b(x)
+    before = [w.numpy().copy() for w in a.weights]
+    soft_update(a, b, 0.75)
+    for old, new, src in zip(before, a.weights, b.weights):
+        assert np.allclose(new.numpy(), 0.75 * old + 0.25 * src.numpy(), atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- training
+class _TinyData:
+    """Two visibly different classes of 8x8 grey images."""
+
+    def __init__(self, n: int = 64) -> None:
+        rng = np.random.default_rng(0)
+        self.labels = np.arange(n) % 2
+        base = np.where(self.labels[:, None, None, None] == 0, 60, 190)
+        self.images = np.clip(base + rng.normal(0, 20, (n, 8, 8, 1)), 0, 255).astype(np.uint8)
+
+
+class _Judge:
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+
+@pytest.mark.parametrize("method", ["deepjscc", "deepsc", "semcc", "semre"])
+def test_each_training_method_reduces_its_loss(method: str, tmp_path: Path) -> None:
+    from linksim.layers.channel import ChannelLayer
+    from linksim.systems.images.jscc import ImageJsccParams
+    from linksim.systems.images.methods import train_method
+    from linksim.weights import WeightStore
+
+    torch.manual_seed(0)
+    data = _TinyData()
+    shape = (8, 8, 1)
+    model = build_transceiver(8, shape, width=8)
+    judge = ResNet20(2, [0.5], [0.3], width=4, blocks=1)
+    judge(torch.zeros(2, 1, 8, 8))
+    fit([judge], lambda x, y: torch.nn.functional.cross_entropy(judge(x, training=True), y), data.images,
+        data.labels, StageSettings(3, 16, 1e-2), seed=0, name="judge", log=None)
+    histories: Dict[str, List[float]] = {}
+
+    import linksim.systems.images.methods as methods
+
+    real_fit = methods.fit
+
+    def recording_fit(models: Any, loss: Any, images: Any, labels: Any, settings: Any, **kw: Any) -> List[float]:
+        out = real_fit(models, loss, images, labels, settings, **kw)
+        histories[kw["name"]] = out
+        return out
+
+    methods.fit = recording_fit
+    try:
+        params = ImageJsccParams(method=method, bandwidth_ratio=0.125, temperature=0.5, beta=0.5)
+        stages = {"pretrain": StageSettings(6, 16, 3e-3), "finetune": StageSettings(3, 16, 1e-3)}
+        train_method(method, model, ChannelLayer({"type": "awgn"}, 10.0), data.images, data.labels,
+                     stages=stages, params=params, alpha1=0.5, alpha2=0.5, classifier=_Judge(judge), seed=0,
+                     log=None, store=WeightStore(tmp_path, "images"), stage1_key="stage1")
+    finally:
+        methods.fit = real_fit
+    first = next(iter(histories.values()))
+    assert first[-1] < first[0], histories
+    if method == "semcc":
+        assert (tmp_path / "weights" / "images" / "stage1.weights.h5").exists()
+        assert len(histories) == 2
