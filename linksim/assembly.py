@@ -117,13 +117,30 @@ def check_components(scenario: Scenario) -> None:
             raise UserError(f"figures[{i}].y: {fig.y!r} is not one of the scenario's metrics")
         x = fig.x or scenario.sweep.parameter
         if x != scenario.sweep.parameter:
-            raise UserError(f"figures[{i}].x: {x!r} is not the swept parameter {scenario.sweep.parameter!r}")
+            if x not in metric_objs:
+                raise UserError(
+                    f"figures[{i}].x: {x!r} is neither the swept parameter {scenario.sweep.parameter!r} "
+                    f"nor one of the scenario's metrics ({', '.join(scenario.metrics)})"
+                )
+            if fig.xticks != "auto":
+                raise UserError(f"figures[{i}].xticks: {fig.xticks!r} needs x to be the swept parameter "
+                                f"{scenario.sweep.parameter!r} (x is the metric {x!r}); use auto")
         for label in fig.systems or []:
             if label not in labels:
                 raise UserError(f"figures[{i}].systems: no system labelled {label!r}")
         for j, curve in enumerate(fig.theory):
             fn = theory.get(curve.type, field=f"figures[{i}].theory[{j}].type")
             _check_theory_params(fn, curve.params, f"figures[{i}].theory[{j}].params")
+    for i, table in enumerate(scenario.tables):
+        for j, name in enumerate(table.metrics):
+            if name not in metric_objs:
+                raise UserError(f"tables[{i}].metrics[{j}]: {name!r} is not one of the scenario's metrics")
+        for j, label in enumerate(table.systems or []):
+            if label not in labels:
+                raise UserError(f"tables[{i}].systems[{j}]: no system labelled {label!r}")
+        for name in table.scale:
+            if name not in table.metrics:
+                raise UserError(f"tables[{i}].scale.{name}: {name!r} is not one of this table's metrics")
 
 
 def _qualify(message: str, index: int, *, own_channel: bool) -> str:

@@ -37,9 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list", help="list registered components")
     lst.add_argument("kind", nargs="?", default=None, help="systems, channels, codes, datasets, metrics or theory")
 
-    plot = sub.add_parser("plot", help="redraw the figures of a results file (no simulation)")
+    plot = sub.add_parser("plot", help="redraw the figures and tables of a results file (no simulation)")
     plot.add_argument("results", type=Path, help="results.json or its run directory")
-    plot.add_argument("--plots", type=Path, default=Path("plots"), help="figure directory (default plots/)")
+    plot.add_argument("--plots", type=Path, default=Path("plots"), help="figure and table directory (default plots/)")
 
     train = sub.add_parser("train", help="train (or load) the learned systems of a scenario")
     train.add_argument("scenario", type=Path)
@@ -67,6 +67,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"table:   {result.csv_path}")
     for fig in result.figures:
         print(f"figure:  {fig}")
+    for table in result.tables:
+        print(f"table:   {table}")
     return 0
 
 
@@ -104,12 +106,15 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
-    from .plotting import draw_figures
+    from .plotting import draw_outputs
     from .results import load_results
 
     store = load_results(args.results)
-    for fig in draw_figures(store, args.plots):
+    figures, tables = draw_outputs(store, args.plots)
+    for fig in figures:
         print(f"figure:  {fig}")
+    for table in tables:
+        print(f"table:   {table}")
     return 0
 
 

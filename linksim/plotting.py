@@ -3,18 +3,23 @@
 Figures are drawn from a results file only (``linksim plot RESULTS`` redraws without
 simulating). Each curve shows the estimate with its confidence interval as error
 bars; closed-form theory curves are dashed; a footer names the data and the run.
+The scenario's tables (:class:`~linksim.scenario.TableSpec`) are written beside the
+figures by :func:`draw_outputs`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
+from pydantic import ValidationError
 
-from .registry import theory
-from .results import ResultStore, atomic_write_bytes, metric_rows
-from .scenario import FigureSpec
+from .errors import UserError
+from .registry import format_validation_error, theory
+from .results import (MetricRow, ResultStore, atomic_write_bytes, build_table, metric_rows, sweep_grid, table_csv,
+                      table_markdown, value_label)
+from .scenario import FigureSpec, TableSpec
 
 _MARKERS = "osD^v<>pP*Xh"
 
@@ -54,45 +59,79 @@ def _footer(store: ResultStore) -> str:
     return " | ".join(parts)
 
 
-def draw_figure(store: ResultStore, spec: FigureSpec, path: Path) -> Path:
-    """Draw one figure to ``path`` (PDF) and return it."""
+def _error_bars(rows: List[MetricRow], values: np.ndarray) -> np.ndarray:
+    """Asymmetric error bars (2 x n) of ``rows``' confidence intervals (0 where undefined)."""
+    lo = np.array([r.ci_low for r in rows], dtype=float)
+    hi = np.array([r.ci_high for r in rows], dtype=float)
+    ok = np.isfinite(lo) & np.isfinite(hi)
+    err = np.zeros((2, len(rows)))
+    err[0, ok] = np.clip(values[ok] - lo[ok], 0, None)
+    err[1, ok] = np.clip(hi[ok] - values[ok], 0, None)
+    return err
+
+
+def render_figure(store: ResultStore, spec: FigureSpec) -> bytes:
+    """Draw one figure and return the PDF bytes.
+
+    With ``x`` the swept parameter each system is a curve over the sweep; with ``x`` a
+    metric each system is a curve through its sweep points at (x estimate, y estimate),
+    with error bars in both directions and each point annotated with its swept value.
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter, NullLocator
 
     from .metrics import get_metric
 
     scenario = store.scenario
-    x_name = spec.x or scenario["sweep"]["parameter"]
+    param = scenario["sweep"]["parameter"]
+    x_name = spec.x or param
+    parametric = x_name != param
     metric = get_metric(spec.y)
     log = (spec.scale == "log") if spec.scale is not None else metric.is_error_rate
+    logx = spec.xscale == "log"
     labels = spec.systems or [s["label"] for s in scenario["systems"]]
-    rows = [r for r in metric_rows(store) if r.metric == spec.y]
+    all_rows = metric_rows(store)
+    rows = [r for r in all_rows if r.metric == spec.y]
+    x_rows = {(r.system, r.point_index): r for r in all_rows if r.metric == x_name} if parametric else {}
 
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
     xs_all: List[float] = []
     for k, label in enumerate(labels):
-        pts = sorted((r for r in rows if r.system == label), key=lambda r: r.point[x_name])
-        if log:
-            pts = [r for r in pts if r.value > 0]  # zero errors cannot be drawn on a log axis
-        if not pts:
+        pts = sorted((r for r in rows if r.system == label), key=lambda r: (r.point[param], r.point_index))
+        if parametric:
+            pairs = [(r, x_rows[(label, r.point_index)]) for r in pts if (label, r.point_index) in x_rows]
+        else:
+            pairs = [(r, None) for r in pts]
+        xpts = [xr for _, xr in pairs]
+        x = np.array([xr.value if xr is not None else r.point[x_name] for r, xr in pairs], dtype=float)
+        y = np.array([r.value for r, _ in pairs], dtype=float)
+        keep = (y > 0 if log else np.ones(len(y), bool)) & (x > 0 if logx else np.ones(len(x), bool))
+        if not keep.any():  # zero errors cannot be drawn on a log axis
             continue
-        x = np.array([r.point[x_name] for r in pts])
-        y = np.array([r.value for r in pts])
+        pts = [r for (r, _), k2 in zip(pairs, keep) if k2]
+        xpts = [xr for xr, k2 in zip(xpts, keep) if k2]
+        x, y = x[keep], y[keep]
         xs_all.extend(x.tolist())
         kwargs: Dict[str, Any] = dict(marker=_MARKERS[k % len(_MARKERS)], label=label, capsize=2.5, linewidth=1.4)
         if spec.ci:
-            lo = np.array([r.ci_low for r in pts])
-            hi = np.array([r.ci_high for r in pts])
-            ok = np.isfinite(lo) & np.isfinite(hi)
-            err = np.zeros((2, len(pts)))
-            err[0, ok] = np.clip(y[ok] - lo[ok], 0, None)
-            err[1, ok] = np.clip(hi[ok] - y[ok], 0, None)
-            ax.errorbar(x, y, yerr=err, **kwargs)
+            xerr = _error_bars(xpts, x) if parametric else None
+            lines = ax.errorbar(x, y, yerr=_error_bars(pts, y), xerr=xerr, **kwargs)
+            color = lines[0].get_color()
         else:
-            ax.plot(x, y, **{k2: v for k2, v in kwargs.items() if k2 != "capsize"})
-    grid = np.linspace(min(xs_all), max(xs_all), 200) if xs_all else np.array(_sweep_grid(scenario))
+            color = ax.plot(x, y, **{k2: v for k2, v in kwargs.items() if k2 != "capsize"})[0].get_color()
+        if parametric:
+            for xi, yi, r in zip(x, y, pts):
+                ax.annotate(value_label(r.point[param]), (xi, yi), textcoords="offset points", xytext=(4, 4),
+                            fontsize=6, color=color)
+    if xs_all and logx:
+        grid = np.geomspace(min(xs_all), max(xs_all), 200)
+    elif xs_all:
+        grid = np.linspace(min(xs_all), max(xs_all), 200)
+    else:
+        grid = np.array(sweep_grid(scenario))
     for curve in spec.theory:
         fn = theory.get(curve.type)
         yth = np.asarray(fn(grid, **curve.params), dtype=float)
@@ -101,6 +140,13 @@ def draw_figure(store: ResultStore, spec: FigureSpec, path: Path) -> Path:
         ax.plot(grid, yth, linestyle="--", color="0.35", linewidth=1.1, label=curve.label or f"{curve.type} (theory)")
     if log:
         ax.set_yscale("log")
+    if logx:
+        ax.set_xscale("log")
+    if spec.xticks != "auto" and not parametric:
+        ticks = [v for v in sweep_grid(scenario) if not logx or v > 0]
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xticks(ticks, [value_label(v, spec.xticks) for v in ticks])
     if spec.ylim is not None:
         ax.set_ylim(*spec.ylim)
     ax.set_xlabel(spec.xlabel or _AXIS_LABELS.get(x_name, x_name))
@@ -108,7 +154,7 @@ def draw_figure(store: ResultStore, spec: FigureSpec, path: Path) -> Path:
     ax.set_title(spec.title or scenario.get("name", ""))
     ax.grid(True, which="both", alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, title=f"points labelled by {param}" if parametric else None, title_fontsize=7)
     fig.text(0.01, 0.005, _footer(store), fontsize=5.5, color="0.4", ha="left", va="bottom")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     import io
@@ -116,23 +162,95 @@ def draw_figure(store: ResultStore, spec: FigureSpec, path: Path) -> Path:
     buf = io.BytesIO()
     fig.savefig(buf, format="pdf")
     plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def draw_figure(store: ResultStore, spec: FigureSpec, path: Path) -> Path:
+    """Draw one figure to ``path`` (PDF, written atomically) and return it."""
+    atomic_write_bytes(path, render_figure(store, spec))
     return path
 
 
-def _sweep_grid(scenario: Dict[str, Any]) -> List[float]:
-    from .scenario import SweepSpec
+def output_specs(store: ResultStore) -> Tuple[List[FigureSpec], List[TableSpec]]:
+    """The figure and table specs of the store's scenario, checked against its names.
 
-    return SweepSpec.model_validate(scenario["sweep"]).grid()
+    :raises UserError: naming the results file and the field of the first problem.
+    """
+    scenario = store.scenario
+    where = str(store.path)
+    metrics = list(scenario.get("metrics", []))
+    systems = {s.get("label") for s in scenario.get("systems", [])}
+    param = scenario.get("sweep", {}).get("parameter", "snr_db")
+
+    def parse(model: Any, raw: Any, field: str) -> Any:
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            raise UserError(f"{where}: {format_validation_error(exc, prefix=field)}") from None
+
+    figures = [parse(FigureSpec, raw, f"figures[{i}]") for i, raw in enumerate(scenario.get("figures", []))]
+    tables = [parse(TableSpec, raw, f"tables[{i}]") for i, raw in enumerate(scenario.get("tables", []))]
+    problems = []
+    for i, fig in enumerate(figures):
+        if fig.y not in metrics:
+            problems.append(f"figures[{i}].y: {fig.y!r} is not one of the scenario's metrics")
+        if fig.x not in (None, param) and fig.x not in metrics:
+            problems.append(f"figures[{i}].x: {fig.x!r} is neither the swept parameter {param!r} "
+                            f"nor one of the scenario's metrics ({', '.join(metrics)})")
+        problems += [f"figures[{i}].systems: no system labelled {s!r}" for s in fig.systems or [] if s not in systems]
+    for i, table in enumerate(tables):
+        problems += [f"tables[{i}].metrics[{j}]: {m!r} is not one of the scenario's metrics"
+                     for j, m in enumerate(table.metrics) if m not in metrics]
+        problems += [f"tables[{i}].systems[{j}]: no system labelled {s!r}"
+                     for j, s in enumerate(table.systems or []) if s not in systems]
+    if problems:
+        raise UserError(f"{where}: {problems[0]}")
+    return figures, tables
+
+
+def draw_outputs(
+    store: ResultStore, plots_dir: Path, only: Optional[List[str]] = None
+) -> Tuple[List[Path], List[Path]]:
+    """Draw every figure and table of the store's scenario into ``plots_dir``.
+
+    All outputs are rendered in memory first and written (atomically) only when every
+    one succeeded, so bad input leaves earlier files as they were.
+
+    :param only: File names to draw (default: all).
+    :returns: The figure paths and the table paths (CSV, and Markdown where enabled).
+    """
+    plots_dir = Path(plots_dir)
+    figures, tables = output_specs(store)
+    pending: List[Tuple[Path, bytes]] = []
+    fig_paths: List[Path] = []
+    table_paths: List[Path] = []
+    for spec in figures:
+        if only and spec.file not in only:
+            continue
+        path = plots_dir / spec.file
+        pending.append((path, render_figure(store, spec)))
+        fig_paths.append(path)
+    for spec in tables:
+        if only and spec.file not in only:
+            continue
+        table = build_table(store, spec)
+        path = plots_dir / spec.file
+        pending.append((path, table_csv(table).encode("utf-8")))
+        table_paths.append(path)
+        if spec.markdown:
+            md = path.with_suffix(".md")
+            pending.append((md, table_markdown(table).encode("utf-8")))
+            table_paths.append(md)
+    for path, data in pending:
+        atomic_write_bytes(path, data)
+    return fig_paths, table_paths
 
 
 def draw_figures(store: ResultStore, plots_dir: Path, only: Optional[List[str]] = None) -> List[Path]:
-    """Draw every figure of the store's scenario into ``plots_dir``."""
-    out = []
-    for raw in store.scenario.get("figures", []):
-        spec = FigureSpec.model_validate(raw)
-        if only and spec.file not in only:
-            continue
-        out.append(draw_figure(store, spec, Path(plots_dir) / spec.file))
-    return out
-
+    """Draw every figure (not the tables) of the store's scenario into ``plots_dir``."""
+    figures, _ = output_specs(store)
+    pending = [(Path(plots_dir) / spec.file, render_figure(store, spec))
+               for spec in figures if not only or spec.file in only]
+    for path, data in pending:
+        atomic_write_bytes(path, data)
+    return [path for path, _ in pending]

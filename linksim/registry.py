@@ -196,13 +196,18 @@ def validate_params(cls: Any, params: Dict[str, Any], *, field: str) -> Any:
 
     :raises UserError: naming ``field.<param>`` for the first invalid parameter.
     """
+    return validate_model(getattr(cls, "Params", None) or ParamsModel, params, field=field)
+
+
+def validate_model(model: Any, values: Dict[str, Any], *, field: str) -> Any:
+    """Validate ``values`` with the pydantic ``model``; errors name ``field.<key>``.
+
+    :raises UserError: one line per invalid key.
+    """
     from pydantic import ValidationError
 
-    model = getattr(cls, "Params", None)
-    if model is None:
-        model = ParamsModel
     try:
-        return model.model_validate(params)
+        return model.model_validate(values)
     except ValidationError as exc:
         raise UserError(format_validation_error(exc, prefix=field)) from None
 

@@ -8,13 +8,15 @@ One run directory holds
   every chunk of batches, so killing a run loses at most the chunk in flight.
 * ``results.csv``: the tidy table, one row per (system, sweep value, metric).
 
-Figures are drawn from ``results.json`` alone (:mod:`linksim.plotting`).
+Figures (:mod:`linksim.plotting`) and the scenario's pivoted tables
+(:func:`build_table`) are drawn from ``results.json`` alone.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -175,6 +177,7 @@ class MetricRow:
     errors: Optional[float]
     batches: int
     stop_reason: str
+    point_index: int = -1
 
 
 def metric_rows(store: ResultStore) -> List[MetricRow]:
@@ -194,7 +197,8 @@ def metric_rows(store: ResultStore) -> List[MetricRow]:
             est = metric.estimate(rec.totals, confidence=confidence, ci_method=ci_method)
             rows.append(
                 MetricRow(rec.system, rec.point, metric.name, est.value, est.ci_low, est.ci_high,
-                          metric.trials(rec.totals), metric.errors(rec.totals), rec.batches, rec.stop_reason)
+                          metric.trials(rec.totals), metric.errors(rec.totals), rec.batches, rec.stop_reason,
+                          rec.point_index)
             )
     return rows
 
@@ -226,3 +230,116 @@ def write_csv(store: ResultStore, path: Optional[Path] = None) -> Path:
 
 def _fmt(x: float) -> str:
     return repr(float(x))
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def fraction_label(value: float, *, max_denominator: int = 100) -> str:
+    """A short exact label of ``value``: ``"3"``, ``"1/24"``, ``"1/2.5"``, ``"3/4"``, else ``%.4g``.
+
+    In order: an integer; for values <= 1/2, ``1/x`` with ``x`` an integer or a decimal of
+    at most 3 significant digits (0.4 -> ``1/2.5``, as bandwidth ratios are written);
+    ``a/b`` with ``b <= max_denominator``. "Exact" means within 1e-9 relative.
+    """
+    v = float(value)
+    if not math.isfinite(v):
+        return f"{v:g}"
+    if v == 0:
+        return "0"
+    if v < 0:
+        return "-" + fraction_label(-v, max_denominator=max_denominator)
+
+    def close(a: float, b: float) -> bool:
+        return abs(a - b) <= 1e-9 * abs(b)
+
+    if v >= 1 and close(v, round(v)):
+        return str(round(v))
+    if v <= 0.5:
+        r = 1.0 / v
+        if close(r, round(r)):
+            return f"1/{round(r)}"
+        short = float(f"{r:.3g}")
+        if close(r, short):
+            return f"1/{short:g}"
+    for d in range(2, max_denominator + 1):
+        a = round(v * d)
+        if a >= 1 and close(v, a / d):
+            return f"{a}/{d}"
+    return f"{v:.4g}"
+
+
+def value_label(value: float, style: str = "values") -> str:
+    """A sweep value as a column or tick label: ``%g`` (``values``) or :func:`fraction_label`."""
+    return fraction_label(value) if style == "fractions" else f"{float(value):g}"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A pivoted table: ``header`` and string ``rows`` (CSV cells) plus Markdown cells."""
+
+    header: List[str]
+    rows: List[List[str]]
+    md_rows: List[List[str]]
+
+
+def sweep_grid(scenario: Dict[str, Any]) -> List[float]:
+    """The sweep values of a resolved scenario dict."""
+    from .scenario import SweepSpec
+
+    return SweepSpec.model_validate(scenario["sweep"]).grid()
+
+
+def build_table(store: ResultStore, spec: Any) -> Table:
+    """The table of a :class:`~linksim.scenario.TableSpec`, from the store's records alone.
+
+    Columns ``metric, system, <parameter>=<value>...`` (one per sweep value, in sweep
+    order); one row per metric (in the spec's order) per system (the spec's
+    ``systems`` or all, in scenario order). Cells hold ``scale[metric] * estimate``,
+    formatted with ``spec.format`` (CSV default: full precision; Markdown default
+    ``{:.4g}``), empty (Markdown ``-``) where the point has no data.
+    """
+    scenario = store.scenario
+    param = scenario["sweep"].get("parameter", "snr_db")
+    grid = sweep_grid(scenario)
+    labels = spec.systems or [s["label"] for s in scenario["systems"]]
+    values = {(r.metric, r.system, r.point_index): r.value for r in metric_rows(store)}
+    header = ["metric", "system", *(f"{param}={value_label(v, spec.labels)}" for v in grid)]
+    rows, md_rows = [], []
+    for metric in spec.metrics:
+        scale = float(spec.scale.get(metric, 1.0))
+        for label in labels:
+            cells, md_cells = [], []
+            for i in range(len(grid)):
+                value = values.get((metric, label, i))
+                if value is None or not math.isfinite(value):
+                    cells.append("")
+                    md_cells.append("-")
+                    continue
+                scaled = scale * value
+                cells.append(spec.format.format(scaled) if spec.format else _fmt(scaled))
+                md_cells.append(spec.format.format(scaled) if spec.format else f"{scaled:.4g}")
+            rows.append([metric, label, *cells])
+            md_rows.append([metric, label, *md_cells])
+    return Table(header, rows, md_rows)
+
+
+def table_csv(table: Table) -> str:
+    """The table as CSV text."""
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(table.header)
+    writer.writerows(table.rows)
+    return buf.getvalue()
+
+
+def table_markdown(table: Table) -> str:
+    """The table as a Markdown (pipe) table."""
+    def line(cells: List[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    out = [line(table.header), "|" + "|".join(["---", "---"] + ["---:"] * (len(table.header) - 2)) + "|"]
+    out += [line(r) for r in table.md_rows]
+    return "\n".join(out) + "\n"

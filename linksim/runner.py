@@ -14,7 +14,7 @@ import hashlib
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
@@ -164,6 +164,7 @@ class RunResult:
     csv_path: Path
     figures: List[Path]
     store: ResultStore
+    tables: List[Path] = field(default_factory=list)
 
 
 class Runner:
@@ -269,12 +270,12 @@ def run_scenario(
     """Run ``scenario`` end to end: simulate (resuming), write CSV and figures.
 
     :param out: Run directory (default ``runs/<name>[-quick]``).
-    :param plots_dir: Where figure PDFs go (default ``plots/``).
+    :param plots_dir: Where figure PDFs and tables go (default ``plots/``).
     :param device: Overrides the scenario's ``device`` (auto/cpu/cuda).
     :param fresh: Discard earlier results in ``out`` instead of resuming.
     :param quick: Apply the scenario's quick Monte-Carlo overrides and tiny training.
     """
-    from .plotting import draw_figures
+    from .plotting import draw_outputs
 
     if quick:
         scenario = scenario.with_quick()
@@ -295,8 +296,8 @@ def run_scenario(
     store.provenance["elapsed_s"] = previous_elapsed + (time.time() - started)
     store.save()
     csv_path = write_csv(store)
-    figures = draw_figures(store, Path(plots_dir) if plots_dir is not None else Path("plots"))
-    return RunResult(out_dir, store.path, csv_path, figures, store)
+    figures, tables = draw_outputs(store, Path(plots_dir) if plots_dir is not None else Path("plots"))
+    return RunResult(out_dir, store.path, csv_path, figures, store, tables)
 
 
 def train_scenario(

@@ -13,15 +13,53 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple
+from typing import Annotated, Any, Dict, List, Literal, Optional, Sequence, Tuple
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema,
+                      field_validator, model_validator)
+from pydantic_core import PydanticCustomError
 
 from .errors import UserError
 from .registry import format_validation_error
 
 MAX_SWEEP_POINTS = 1000
+
+
+def parse_number(value: Any) -> Any:
+    """A number, or a string ``"a/b"`` (a fraction such as ``"1/24"`` or ``"1/2.5"``) as a float.
+
+    YAML reads an unquoted ``1/24`` as the string ``"1/24"``, so sweep values can be
+    written as the paper writes them. Other inputs are left to pydantic's float check.
+    """
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    parts = text.split("/")
+    try:
+        if len(parts) == 1:
+            number = float(text)
+        elif len(parts) == 2:
+            numerator, denominator = float(parts[0]), float(parts[1])
+            if denominator == 0:
+                raise ZeroDivisionError
+            number = numerator / denominator
+        else:
+            raise ValueError
+    except (ValueError, ZeroDivisionError):
+        raise PydanticCustomError("fraction", f"{value!r} is not a number or a fraction 'a/b' (e.g. 1/24)") from None
+    if not math.isfinite(number):
+        raise PydanticCustomError("fraction", f"{value!r} is not a finite number")
+    return number
+
+
+#: A float that may be written as ``"a/b"`` in YAML (see :func:`parse_number`).
+Number = Annotated[
+    float,
+    BeforeValidator(parse_number),
+    WithJsonSchema({"anyOf": [{"type": "number"},
+                              {"type": "string", "pattern": r"^\s*[-+0-9.eE]+\s*(/\s*[-+0-9.eE]+\s*)?$"}]}),
+]
 
 
 class StrictModel(BaseModel):
@@ -35,15 +73,16 @@ class SweepSpec(StrictModel):
 
     Either ``values: [...]`` or ``start``/``stop``/``step`` (``stop`` included when it
     falls on the grid). ``fixed`` holds parameters that stay constant across the sweep
-    (e.g. ``{snr_db: 20}`` when sweeping the bandwidth ratio).
+    (e.g. ``{snr_db: 20}`` when sweeping the bandwidth ratio). Entries of ``values`` and
+    ``fixed`` may be fractions ``"a/b"`` (``values: [1/24, 1/12, 1/2.5]``), stored as floats.
     """
 
     parameter: str = Field("snr_db", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    values: Optional[List[float]] = None
+    values: Optional[List[Number]] = None
     start: Optional[float] = None
     stop: Optional[float] = None
     step: Optional[float] = Field(None, gt=0)
-    fixed: Dict[str, float] = Field(default_factory=dict)
+    fixed: Dict[str, Number] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_grid(self) -> "SweepSpec":
@@ -127,12 +166,22 @@ class TheoryCurveSpec(StrictModel):
 
 
 class FigureSpec(StrictModel):
-    """A figure PDF drawn from the results file."""
+    """A figure PDF drawn from the results file.
+
+    ``x`` is the swept parameter (default) or one of the scenario's metrics: then each
+    system is one curve through its sweep points at (x metric, y metric), each point
+    annotated with its swept value (a parametric figure, e.g. accuracy against PSNR
+    over a trade-off parameter). ``xscale`` sets the x axis; ``xticks`` puts the ticks
+    at the sweep values, labelled as numbers (``values``) or fractions such as ``1/24``
+    (``fractions``); both need ``x`` to be the swept parameter.
+    """
 
     file: str = Field(..., pattern=r"^[^/\\]+\.pdf$")
     y: str
     x: Optional[str] = None
     scale: Optional[Literal["log", "linear"]] = None
+    xscale: Literal["linear", "log"] = "linear"
+    xticks: Literal["auto", "values", "fractions"] = "auto"
     title: Optional[str] = None
     xlabel: Optional[str] = None
     ylabel: Optional[str] = None
@@ -140,6 +189,36 @@ class FigureSpec(StrictModel):
     theory: List[TheoryCurveSpec] = Field(default_factory=list)
     ci: bool = True
     ylim: Optional[Tuple[float, float]] = None
+
+
+class TableSpec(StrictModel):
+    """A table (CSV, and Markdown beside it) drawn from the results file.
+
+    One row per (metric, system), metrics in the order given and systems within each;
+    one column per sweep value (``<parameter>=<value>``, the value written as a fraction
+    such as ``1/24`` with ``labels: fractions``). A cell holds the estimate times
+    ``scale[metric]`` (default 1), written with ``format`` (e.g. ``"{:.2f}"``; default:
+    full precision), empty where the point has no data.
+    """
+
+    file: str = Field(..., pattern=r"^[^/\\]+\.csv$")
+    metrics: List[str] = Field(..., min_length=1)
+    systems: Optional[List[str]] = None
+    format: Optional[str] = None
+    scale: Dict[str, float] = Field(default_factory=dict)
+    labels: Literal["values", "fractions"] = "values"
+    markdown: bool = Field(True, description="Also write the table as Markdown (same name, .md).")
+
+    @field_validator("format")
+    @classmethod
+    def _format_one_number(cls, fmt: Optional[str]) -> Optional[str]:
+        if fmt is None:
+            return fmt
+        try:
+            fmt.format(1.0)
+        except (ValueError, IndexError, KeyError, AttributeError) as exc:
+            raise ValueError(f"{fmt!r} is not a format for one number, e.g. '{{:.2f}}' ({exc})") from None
+        return fmt
 
 
 class Scenario(StrictModel):
@@ -156,6 +235,7 @@ class Scenario(StrictModel):
     metrics: List[str] = Field(..., min_length=1)
     monte_carlo: MonteCarloSpec = Field(default_factory=MonteCarloSpec)
     figures: List[FigureSpec] = Field(default_factory=list)
+    tables: List[TableSpec] = Field(default_factory=list)
 
     @field_validator("systems")
     @classmethod

@@ -25,6 +25,10 @@ from .training import StageSettings, fit, mean_and_std, predict_batches, stage_d
 WEIGHT_KIND = "images"
 MODEL_VERSION = "resnet20-1"
 
+#: ``--quick``: a ResNet-8 of width 8, one epoch on the first images of the train split.
+QUICK_ARCH = {"width": 8, "blocks": 1}
+QUICK_TRAIN_IMAGES = 256
+
 
 class ClassifierParams(ParamsModel):
     """The downstream classifier: ResNet-(6 blocks + 2) and its training."""
@@ -69,9 +73,13 @@ class DownstreamClassifier:
 _INSTANCES: Dict[Tuple[str, str], DownstreamClassifier] = {}
 
 
+def _arch(params: ClassifierParams, quick: bool) -> Dict[str, int]:
+    return dict(QUICK_ARCH) if quick else {"width": params.width, "blocks": params.blocks}
+
+
 def classifier_key(params: ClassifierParams, dataset: Any, quick: bool) -> str:
     """Weight-store key: architecture, training settings and data identity."""
-    arch = {"model": MODEL_VERSION, "width": params.width, "blocks": params.blocks}
+    arch = {"model": MODEL_VERSION, **_arch(params, quick)}
     train = {**stage_dict(params.stage(quick)), "augment": params.augment, "quick": quick}
     return config_hash(arch, train, dataset.identity())
 
@@ -89,8 +97,13 @@ def downstream_classifier(context: SystemContext, dataset: Any,
     if dataset.num_classes < 1:
         raise ValueError("the downstream classifier needs a labelled dataset")
     train = dataset.split("train")
-    mean, std = mean_and_std(train.images)
-    model = ResNet20(dataset.num_classes, mean, std, width=params.width, blocks=params.blocks)
+    images, labels = train.images, train.labels
+    if context.quick:
+        images, labels = images[:QUICK_TRAIN_IMAGES], labels[:QUICK_TRAIN_IMAGES]
+    mean, std = mean_and_std(images)
+    arch = _arch(params, context.quick)
+    depth = 6 * arch["blocks"] + 2
+    model = ResNet20(dataset.num_classes, mean, std, **arch)
     h, w, c = dataset.image_shape
     model(torch.zeros(2, c, h, w), training=False)
     store = WeightStore(context.cache_dir, WEIGHT_KIND)
@@ -102,18 +115,17 @@ def downstream_classifier(context: SystemContext, dataset: Any,
         stage = params.stage(context.quick)
         log = None if context.quick else log_stderr
         if log:
-            log(f"[{context.label}] training the downstream ResNet-{6 * params.blocks + 2} "
-                f"({stage.epochs} epochs on {len(train)} images)")
+            log(f"[{context.label}] training the downstream ResNet-{depth} ({stage.epochs} epochs on {len(labels)} images)")
         with torch_threads(params.threads):
             fit([model], lambda x, y: torch.nn.functional.cross_entropy(model(x, training=True), y),
-                train.images, train.labels, stage, seed=context.seed, name="classifier", log=log,
+                images, labels, stage, seed=context.seed, name="classifier", log=log,
                 augment_data=params.augment)
         test = dataset.split("test")
         acc = float(np.mean(DownstreamClassifier(model, key, {}).predict(test.images) == test.labels))
-        path = store.save(model, key, {"model": "downstream classifier", "arch": f"ResNet-{6 * params.blocks + 2}",
+        path = store.save(model, key, {"model": "downstream classifier", "arch": f"ResNet-{depth}",
                                        "clean_test_accuracy": acc, "data": dataset.provenance()})
         source = "trained"
-    info: Dict[str, Any] = {"arch": f"ResNet-{6 * params.blocks + 2} (width {params.width})", "key": key,
+    info: Dict[str, Any] = {"arch": f"ResNet-{depth} (width {arch['width']})", "key": key,
                             "weights_sha256": file_sha256(path), "source": source}
     meta = path.with_suffix("").with_suffix(".json")
     if meta.exists():

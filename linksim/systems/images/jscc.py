@@ -35,7 +35,7 @@ import torch
 from pydantic import Field
 
 from ...errors import UserError
-from ...registry import ParamsModel, systems
+from ...registry import ParamsModel, systems, validate_model
 from ...weights import WeightStore, config_hash, file_sha256
 from ..base import System, SystemContext
 from ..training import log_stderr, torch_threads
@@ -139,9 +139,7 @@ class ImageJsccSystem(System):
     # ----------------------------------------------------------------- settings
     @staticmethod
     def training_params(context: SystemContext) -> TrainingParams:
-        from ...registry import validate_params
-
-        return validate_params(TrainingParams, context.training or {}, field="training")
+        return validate_model(TrainingParams, context.training or {}, field="training")
 
     @classmethod
     def validate_context(cls, params: ImageJsccParams, context: SystemContext) -> None:

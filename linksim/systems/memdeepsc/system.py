@@ -50,8 +50,8 @@ import torch
 from pydantic import Field, ValidationInfo, field_validator
 
 from ...errors import UserError
-from ...registry import ParamsModel, build_component, channels, datasets, format_validation_error, systems, \
-    validate_params
+from ...registry import ParamsModel, build_component, channels, datasets, systems, \
+    validate_model, validate_params
 from ...weights import WeightStore, config_hash, file_sha256
 from ..base import System, SystemContext
 from . import dynamic
@@ -269,12 +269,7 @@ class MemDeepSCSystem(System):
 
     @staticmethod
     def _training_params(context: SystemContext) -> TrainingParams:
-        from pydantic import ValidationError
-
-        try:
-            return TrainingParams.model_validate(context.training or {})
-        except ValidationError as exc:
-            raise UserError(format_validation_error(exc, prefix="training")) from None
+        return validate_model(TrainingParams, context.training or {}, field="training")
 
     @staticmethod
     def _data_spec(context: SystemContext) -> Dict[str, Any]:
