@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Generic, Iterable, List, Optional, TypeVar
+import math
+from typing import Annotated, Any, Callable, Dict, Generic, Iterable, List, Optional, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from .errors import UserError
 
@@ -56,6 +58,42 @@ def load_builtins() -> None:
     _builtins_loaded = True
     for module in _BUILTIN_MODULES:
         importlib.import_module(module)
+
+
+def parse_number(value: Any) -> Any:
+    """A number, or a string ``"a/b"`` (a fraction such as ``"1/24"`` or ``"1/2.5"``) as a float.
+
+    YAML reads an unquoted ``1/24`` as the string ``"1/24"``, so sweep values can be
+    written as the paper writes them. Other inputs are left to pydantic's float check.
+    """
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    parts = text.split("/")
+    try:
+        if len(parts) == 1:
+            number = float(text)
+        elif len(parts) == 2:
+            numerator, denominator = float(parts[0]), float(parts[1])
+            if denominator == 0:
+                raise ZeroDivisionError
+            number = numerator / denominator
+        else:
+            raise ValueError
+    except (ValueError, ZeroDivisionError):
+        raise PydanticCustomError("fraction", f"{value!r} is not a number or a fraction 'a/b' (e.g. 1/24)") from None
+    if not math.isfinite(number):
+        raise PydanticCustomError("fraction", f"{value!r} is not a finite number")
+    return number
+
+
+#: A float that may be written as ``"a/b"`` in YAML (see :func:`parse_number`).
+Number = Annotated[
+    float,
+    BeforeValidator(parse_number),
+    WithJsonSchema({"anyOf": [{"type": "number"},
+                              {"type": "string", "pattern": r"^\s*[-+0-9.eE]+\s*(/\s*[-+0-9.eE]+\s*)?$"}]}),
+]
 
 
 class ParamsModel(BaseModel):

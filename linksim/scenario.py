@@ -13,53 +13,17 @@ import hashlib
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any, Dict, List, Literal, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple
 
 import yaml
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema,
-                      field_validator, model_validator)
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import UserError
-from .registry import format_validation_error
+from .registry import Number, format_validation_error, parse_number  # noqa: F401  (parse_number re-exported)
 
 MAX_SWEEP_POINTS = 1000
 
 
-def parse_number(value: Any) -> Any:
-    """A number, or a string ``"a/b"`` (a fraction such as ``"1/24"`` or ``"1/2.5"``) as a float.
-
-    YAML reads an unquoted ``1/24`` as the string ``"1/24"``, so sweep values can be
-    written as the paper writes them. Other inputs are left to pydantic's float check.
-    """
-    if not isinstance(value, str):
-        return value
-    text = value.strip()
-    parts = text.split("/")
-    try:
-        if len(parts) == 1:
-            number = float(text)
-        elif len(parts) == 2:
-            numerator, denominator = float(parts[0]), float(parts[1])
-            if denominator == 0:
-                raise ZeroDivisionError
-            number = numerator / denominator
-        else:
-            raise ValueError
-    except (ValueError, ZeroDivisionError):
-        raise PydanticCustomError("fraction", f"{value!r} is not a number or a fraction 'a/b' (e.g. 1/24)") from None
-    if not math.isfinite(number):
-        raise PydanticCustomError("fraction", f"{value!r} is not a finite number")
-    return number
-
-
-#: A float that may be written as ``"a/b"`` in YAML (see :func:`parse_number`).
-Number = Annotated[
-    float,
-    BeforeValidator(parse_number),
-    WithJsonSchema({"anyOf": [{"type": "number"},
-                              {"type": "string", "pattern": r"^\s*[-+0-9.eE]+\s*(/\s*[-+0-9.eE]+\s*)?$"}]}),
-]
 
 
 class StrictModel(BaseModel):

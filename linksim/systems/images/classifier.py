@@ -77,10 +77,10 @@ def _arch(params: ClassifierParams, quick: bool) -> Dict[str, int]:
     return dict(QUICK_ARCH) if quick else {"width": params.width, "blocks": params.blocks}
 
 
-def classifier_key(params: ClassifierParams, dataset: Any, quick: bool) -> str:
-    """Weight-store key: architecture, training settings and data identity."""
+def classifier_key(params: ClassifierParams, dataset: Any, quick: bool, seed: int) -> str:
+    """Weight-store key: architecture, training settings (seed included) and data identity."""
     arch = {"model": MODEL_VERSION, **_arch(params, quick)}
-    train = {**stage_dict(params.stage(quick)), "augment": params.augment, "quick": quick}
+    train = {**stage_dict(params.stage(quick)), "augment": params.augment, "quick": quick, "seed": seed}
     return config_hash(arch, train, dataset.identity())
 
 
@@ -90,7 +90,7 @@ def downstream_classifier(context: SystemContext, dataset: Any,
     from .networks import ResNet20
 
     params = params or ClassifierParams()
-    key = classifier_key(params, dataset, context.quick)
+    key = classifier_key(params, dataset, context.quick, context.seed)
     slot = (str(context.cache_dir), key)
     if slot in _INSTANCES:
         return _INSTANCES[slot]
@@ -139,7 +139,7 @@ def downstream_classifier(context: SystemContext, dataset: Any,
 
 def classifier_weights(context: SystemContext, dataset: Any, params: Optional[ClassifierParams] = None) -> List[Tuple[str, str]]:
     """``(kind, key)`` of the classifier weights, for ``linksim train --ship``."""
-    return [(WEIGHT_KIND, classifier_key(params or ClassifierParams(), dataset, context.quick))]
+    return [(WEIGHT_KIND, classifier_key(params or ClassifierParams(), dataset, context.quick, context.seed))]
 
 
 __all__ = ["ClassifierParams", "DownstreamClassifier", "downstream_classifier", "classifier_weights"]

@@ -11,7 +11,7 @@ complex channel uses (:func:`~.common.symbols_for_ratio`). With a WiMAX LDPC cod
 payload fits ``floor(budget / 8)`` bytes is sent (:func:`~linksim.source.image_codec.fit_budget`).
 
 *Codeword sharing.* At small ratios an image's budget is far below one codeword
-(ratio 1/24 on 32x32x3: k = 128 symbols = 96..576 information bits, a codeword
+(ratio 1/24 on 32x32x3: k = 128 symbols = 128..576 information bits, a codeword
 holds 1152..1728), so the images of a batch share codewords: each image owns a slot
 of exactly ``budget`` bits in one bit stream (its payload, then padding), the stream
 is cut into ``k_c``-bit information blocks (the last one padded), encoded, mapped,
@@ -76,7 +76,7 @@ import torch
 from pydantic import Field, field_validator
 
 from ...errors import UserError
-from ...registry import ParamsModel, systems
+from ...registry import Number, ParamsModel, systems
 from ...source.image_codec import EncodedImage, ImageCodec, fit_budget, make_codec
 from ...source.payload import bytes_to_bits
 from ..base import System, SystemContext
@@ -190,7 +190,7 @@ class ImageDigitalSystem(System):
         select_metric: Literal["psnr", "accuracy"] = "psnr"
         pilot_images: int = Field(64, ge=1, description="test images of the pilot set for select: best")
         bound: Literal["none", "capacity"] = Field("none", description="capacity: BPG+Capacity (error-free at C)")
-        bandwidth_ratio: Optional[float] = Field(None, description="k/n when the sweep does not set it")
+        bandwidth_ratio: Optional[Number] = Field(None, description="k/n when the sweep does not set it")
         num_iter: int = Field(20, ge=1, le=200, description="LDPC BP iterations")
         demapping: Literal["app", "maxlog"] = "app"
         downstream: ClassifierParams = Field(default_factory=ClassifierParams,

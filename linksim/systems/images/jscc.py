@@ -35,7 +35,7 @@ import torch
 from pydantic import Field
 
 from ...errors import UserError
-from ...registry import ParamsModel, systems, validate_model
+from ...registry import Number, ParamsModel, systems, validate_model
 from ...weights import WeightStore, config_hash, file_sha256
 from ..base import System, SystemContext
 from ..training import log_stderr, torch_threads
@@ -99,7 +99,7 @@ class ImageJsccParams(ParamsModel):
     """Parameters of ``image_jscc`` (defaults: Sec. VI-A where the paper gives them)."""
 
     method: Literal["deepjscc", "deepsc", "semcc", "semre"]
-    bandwidth_ratio: Optional[float] = Field(None, gt=0, le=1, description="k/n when the sweep does not set it")
+    bandwidth_ratio: Optional[Number] = Field(None, gt=0, le=1, description="k/n when the sweep does not set it")
     width: int = Field(32, ge=4, description="feature maps of the encoder/decoder (not given in the paper)")
     alpha1: Optional[float] = Field(None, ge=0, le=1, description="eq. (10) weight of L_rec; default k/n "
                                                                   "(the paper's suggestion)")
@@ -175,7 +175,8 @@ class ImageJsccSystem(System):
         ratio, snr = common.point_ratio_and_snr(dict(point), self.params.bandwidth_ratio) \
             if "snr_db" in point else (point.get("bandwidth_ratio", self.params.bandwidth_ratio), None)
         k = common.symbols_for_ratio(float(ratio), self.image_shape)
-        train_snr = self.training.train_snr_db if self.training.train_snr_db is not None else snr
+        given = self.training.train_snr_db
+        train_snr = snr if given is None else (tuple(map(float, given)) if isinstance(given, tuple) else float(given))
         alpha1, alpha2 = self.alphas(k, point.get("alpha"))
         return (k, train_snr, alpha1, alpha2)
 
@@ -240,7 +241,7 @@ class ImageJsccSystem(System):
     def _classifier_key(self) -> str:
         from .classifier import classifier_key
 
-        return classifier_key(self.params.downstream, self.dataset, self.context.quick)
+        return classifier_key(self.params.downstream, self.dataset, self.context.quick, self.context.seed)
 
     # ----------------------------------------------------------------- setup
     def setup(self) -> None:
