@@ -31,7 +31,6 @@ context is preceded by all-PAD rows (the zero entries of the memory queue for k 
 
 from __future__ import annotations
 
-import http.client
 import os
 import re
 import shutil
@@ -45,10 +44,10 @@ import numpy as np
 from pydantic import Field, ValidationInfo, field_validator
 
 from ..errors import DataUnavailableError, UserError
-from ..provenance import file_sha256
 from ..registry import ParamsModel, datasets
 from .babi_format import TASK_NAMES, Story, read_babi_file, task_file_name
 from .babi_generator import GENERATOR_VERSION, SUPPORTED_TASKS, generate_babi
+from .download import cache_root, download_file, extract_members, safe_members, verify_checksum
 
 BABI_URL = "http://www.thespermwhale.com/jaseweston/babi/tasks_1-20_v1-2.tar.gz"
 #: SHA-256 of the v1.2 tarball at :data:`BABI_URL` (15719851 bytes).
@@ -273,8 +272,7 @@ def load_babi(root: Path, tasks: Sequence[int], split: Literal["train", "valid",
 
 def default_cache_dir() -> Path:
     """Where downloaded bAbI lives: ``$LINKSIM_CACHE/babi`` or ``~/.cache/linksim/babi``."""
-    env = os.environ.get("LINKSIM_CACHE")
-    return (Path(env) if env else Path.home() / ".cache" / "linksim") / "babi"
+    return cache_root() / "babi"
 
 
 def _unavailable(cache_dir: Path, why: str) -> DataUnavailableError:
@@ -287,27 +285,12 @@ def _unavailable(cache_dir: Path, why: str) -> DataUnavailableError:
 
 
 def _download(url: str, target: Path, cache_dir: Path) -> None:
-    partial = target.with_name(target.name + ".part")
-    try:
-        with _urlopen(url, timeout=60) as response, open(partial, "wb") as out:
-            shutil.copyfileobj(response, out)
-    except (OSError, ValueError, http.client.HTTPException) as exc:  # URLError, HTTP errors, timeouts
-        partial.unlink(missing_ok=True)
-        raise _unavailable(cache_dir, f"downloading {url} failed ({exc})") from None
-    os.replace(partial, target)
+    download_file(url, target, opener=_urlopen, unavailable=lambda why: _unavailable(cache_dir, why))
 
 
 def _safe_members(tar: tarfile.TarFile, prefix: str) -> List[tarfile.TarInfo]:
     """Regular files and folders under ``prefix``; links and escaping paths rejected."""
-    members = []
-    for member in tar.getmembers():
-        name = member.name
-        if not (name == prefix.rstrip("/") or name.startswith(prefix)):
-            continue
-        if name.startswith("/") or ".." in Path(name).parts or not (member.isfile() or member.isdir()):
-            raise UserError(f"{tar.name}: unsafe archive member {name!r}")
-        members.append(member)
-    return members
+    return safe_members(tar, [prefix])
 
 
 def _extract_en10k(archive: Path, cache_dir: Path) -> Path:
@@ -315,11 +298,7 @@ def _extract_en10k(archive: Path, cache_dir: Path) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     try:
         with tarfile.open(archive, "r:*") as tar:
-            members = _safe_members(tar, f"{EN10K_SUBDIR.as_posix()}/")
-            if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4: also let tarfile vet members
-                tar.extractall(staging, members=members, filter="data")
-            else:
-                tar.extractall(staging, members=members)
+            extract_members(tar, staging, _safe_members(tar, f"{EN10K_SUBDIR.as_posix()}/"))
         extracted = staging / EN10K_SUBDIR
         if find_en10k(extracted) != extracted:
             raise _unavailable(cache_dir, f"{archive} has no {EN10K_SUBDIR} folder with bAbI files")
@@ -352,11 +331,7 @@ def fetch_babi(cache_dir: Optional[Path] = None, *, url: str = BABI_URL, sha256:
     archive = cache_dir / ARCHIVE_NAME
     if not archive.exists():
         _download(url, archive, cache_dir)
-    actual = file_sha256(archive)
-    if actual != sha256:
-        archive.unlink()
-        raise _unavailable(cache_dir, f"checksum mismatch for {url}: SHA-256 {actual}, expected {sha256} "
-                                      "(the file was deleted)")
+    verify_checksum(archive, sha256, "sha256", what=url, unavailable=lambda why: _unavailable(cache_dir, why))
     return _extract_en10k(archive, cache_dir)
 
 

@@ -20,7 +20,7 @@ from ...registry import ParamsModel
 from ...weights import WeightStore, config_hash, file_sha256
 from ..base import SystemContext
 from ..training import log_stderr, torch_threads
-from .training import StageSettings, fit, mean_and_std, predict_batches, stage_dict
+from .training import StageSettings, fit, mean_and_std, model_device, predict_batches, stage_dict
 
 WEIGHT_KIND = "images"
 MODEL_VERSION = "resnet20-1"
@@ -67,7 +67,8 @@ class DownstreamClassifier:
         """Class indices ``int64 [N]`` of images ``uint8 [N, H, W, C]`` or float in [0, 1]."""
         if images.dtype != np.uint8:
             images = np.clip(np.rint(images * 255.0), 0, 255).astype(np.uint8)
-        return predict_batches(lambda x: self.logits(x).argmax(dim=-1), images).astype(np.int64)
+        return predict_batches(lambda x: self.logits(x).argmax(dim=-1), images,
+                               device=model_device(self.model)).astype(np.int64)
 
 
 _INSTANCES: Dict[Tuple[str, str], DownstreamClassifier] = {}
@@ -105,7 +106,7 @@ def downstream_classifier(context: SystemContext, dataset: Any,
     depth = 6 * arch["blocks"] + 2
     model = ResNet20(dataset.num_classes, mean, std, **arch)
     h, w, c = dataset.image_shape
-    model(torch.zeros(2, c, h, w), training=False)
+    model(np.zeros((2, c, h, w), np.float32), training=False)
     store = WeightStore(context.cache_dir, WEIGHT_KIND)
     path = store.find(key)
     if path is not None:

@@ -309,14 +309,14 @@ class ImageJsccSystem(System):
     def simulate(self, batch_size: int, point: Mapping[str, float]) -> Dict[str, float]:
         import sionna.phy
 
-        from .training import to_images, to_tensor
+        from .training import model_device, to_images, to_tensor
 
         mp = self._model_point(point)
         model = self._models[mp]
         test = self.dataset.split("test")
         index = sionna.phy.config.np_rng.integers(0, len(test), size=batch_size)
         images = test.images[index]
-        x = to_tensor(images, sionna.phy.config.device)
+        x = to_tensor(images, model_device(model))
         with torch_threads(self.params.threads):
             s = model.encoder(x, training=False)
             y = self._channel(s, snr_db=float(point["snr_db"]), training=False)

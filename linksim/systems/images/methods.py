@@ -93,7 +93,7 @@ def train_method(method: str, model: Any, channel: Any, images: np.ndarray, labe
         encoder = model.encoder
         re_encoder = SemanticEncoder(encoder.k, encoder.image_shape, encoder.width)
         h, w, c = encoder.image_shape
-        re_encoder(torch.zeros(2, c, h, w), training=False)
+        re_encoder(np.zeros((2, c, h, w), np.float32), training=False)
         soft_update(re_encoder, encoder, 0.0)  # theta_r <- theta at the start
         re_encoder.trainable = False
         head = ProjectionHead(min(2 * encoder.k, 256), params.projection_width)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 
 from ..._backend import ensure_keras_torch
@@ -235,5 +236,5 @@ def build_transceiver(k: int, image_shape: Sequence[int], width: int) -> Transce
     """A built (weights created) :class:`Transceiver` for ``k`` symbols per ``(H, W, C)`` image."""
     h, w, c = image_shape
     model = Transceiver(SemanticEncoder(k, image_shape, width), SemanticDecoder(k, image_shape, width))
-    model(torch.zeros(2, c, h, w), training=False)
+    model(np.zeros((2, c, h, w), np.float32), training=False)
     return model

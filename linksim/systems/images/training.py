@@ -58,6 +58,12 @@ def to_images(x: torch.Tensor) -> np.ndarray:
     return x.detach().permute(0, 2, 3, 1).float().cpu().numpy()
 
 
+def model_device(model: Any) -> torch.device:
+    """The torch device holding ``model``'s weights (Keras picks CUDA when present)."""
+    weights = model.weights
+    return weights[0].value.device if weights else torch.device("cpu")
+
+
 def trainable_parameters(models: Sequence[Any]) -> List[torch.nn.Parameter]:
     """The torch parameters behind the trainable weights of Keras ``models``."""
     params: List[torch.nn.Parameter] = []
@@ -99,6 +105,7 @@ def fit(models: Sequence[Any], loss_fn: Callable[[torch.Tensor, torch.Tensor], t
     schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, settings.decay_every),
                                                gamma=settings.decay_factor)
     generator = torch.Generator().manual_seed(seed)
+    device = params[0].device if params else torch.device("cpu")
     x_all, y_all = to_tensor(images), torch.from_numpy(np.asarray(labels, dtype=np.int64))
     n = x_all.shape[0]
     history: List[float] = []
@@ -112,7 +119,7 @@ def fit(models: Sequence[Any], loss_fn: Callable[[torch.Tensor, torch.Tensor], t
             x = x_all[idx]
             if augment_data:
                 x = augment(x, generator)
-            loss = loss_fn(x, y_all[idx])
+            loss = loss_fn(x.to(device), y_all[idx].to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -187,10 +194,10 @@ def soft_update(target: Any, source: Any, beta: float) -> None:
 
 
 @torch.no_grad()
-def predict_batches(fn: Callable[[torch.Tensor], torch.Tensor], images: np.ndarray,
-                    batch: int = 500) -> np.ndarray:
-    """Apply ``fn`` to ``uint8 [N, H, W, C]`` images in batches; concatenate the numpy outputs."""
-    out = [fn(to_tensor(images[i: i + batch])).detach().cpu().numpy() for i in range(0, len(images), batch)]
+def predict_batches(fn: Callable[[torch.Tensor], torch.Tensor], images: np.ndarray, *,
+                    device: Any = "cpu", batch: int = 500) -> np.ndarray:
+    """Apply ``fn`` to ``uint8 [N, H, W, C]`` images (sent to ``device``) in batches; concatenate the numpy outputs."""
+    out = [fn(to_tensor(images[i: i + batch], device)).detach().cpu().numpy() for i in range(0, len(images), batch)]
     return np.concatenate(out, axis=0)
 
 
