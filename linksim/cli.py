@@ -28,8 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quick", action="store_true", help="few batches and tiny models (smoke test)")
     run.add_argument("--cache", type=Path, default=None, help="weight/data cache (default $LINKSIM_CACHE or ~/.cache/linksim)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
-    run.add_argument("--threads", type=int, default=None, metavar="N",
-                     help="torch CPU threads (default: torch's choice; 1 is fastest on a shared machine)")
+    _threads_option(run)
 
     val = sub.add_parser("validate", help="check a scenario without running it")
     val.add_argument("scenario", type=Path, nargs="+")
@@ -48,9 +47,17 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--cache", type=Path, default=None, help="weight cache (default $LINKSIM_CACHE or ~/.cache/linksim)")
     train.add_argument("--ship", action="store_true",
                        help="copy the trained weights into the package (linksim/weights/) as shipped defaults")
+    train.add_argument("--only", action="append", default=None, metavar="LABEL",
+                       help="train only the system with this label (repeatable)")
+    _threads_option(train)
 
     sub.add_parser("schema", help="print the JSON schema of scenario files")
     return p
+
+
+def _threads_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="torch CPU threads (default: torch's choice; 1 is fastest on a shared machine)")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -123,9 +130,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
+    _set_threads(args.threads)
     command = " ".join(["linksim", "train", str(args.scenario), *(["--quick"] if args.quick else [])])
     for label, path in train_scenario(scenario, device=args.device, quick=args.quick, cache_dir=args.cache,
-                                      ship=args.ship, command=command):
+                                      ship=args.ship, command=command, only=args.only):
         print(f"{label}: {path}")
     return 0
 

@@ -308,10 +308,13 @@ def train_scenario(
     cache_dir: Optional[Path] = None,
     ship: bool = False,
     command: str = "",
+    only: Optional[List[str]] = None,
 ) -> List[tuple]:
     """Set up (train or load) every system of ``scenario``; optionally ship the weights.
 
+    :param only: Labels of the systems to set up (default: all).
     :returns: ``(label, weights path)`` for every trained-weight entry.
+    :raises UserError: when ``only`` names no system of the scenario.
     """
     from .weights import WeightStore
 
@@ -320,9 +323,15 @@ def train_scenario(
         cache_dir=Path(cache_dir) if cache_dir is not None else default_cache_dir(),
         quick=quick,
     )
+    labels = [spec.label for spec in scenario.systems]
+    for label in only or []:
+        if label not in labels:
+            raise UserError(f"--only: no system labelled {label!r}; the labels are {', '.join(map(repr, labels))}")
     use_device(runtime.device)
     out = []
     for index, spec in enumerate(scenario.systems):
+        if only and spec.label not in only:
+            continue
         system = set_up_system(scenario, index, runtime)
         for kind, key in system.trained_weights():
             store = WeightStore(runtime.cache_dir, kind)

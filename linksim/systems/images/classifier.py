@@ -35,10 +35,10 @@ class ClassifierParams(ParamsModel):
 
     width: int = Field(16, ge=4, description="first-stage width (16 in ResNet-20)")
     blocks: int = Field(3, ge=1, description="basic blocks per stage (3: ResNet-20)")
-    epochs: int = Field(15, ge=1)
+    epochs: int = Field(10, ge=1)
     batch_size: int = Field(128, ge=2)
     learning_rate: float = Field(2e-3, gt=0, allow_inf_nan=False)
-    decay_every: int = Field(5, ge=1, description="epochs between learning-rate halvings")
+    decay_every: int = Field(4, ge=1, description="epochs between learning-rate halvings")
     augment: bool = Field(True, description="random crop (4 px padding) and horizontal flip")
     threads: Optional[int] = Field(None, ge=1, description="torch threads while training")
 
