@@ -200,3 +200,66 @@ def test_each_training_method_reduces_its_loss(method: str, tmp_path: Path) -> N
     if method == "semcc":
         assert (tmp_path / "weights" / "images" / "stage1.weights.h5").exists()
         assert len(histories) == 2
+
+
+# ----------------------------------------------------------------------------- scenario checks
+def _scenario(**over: Any) -> Dict[str, Any]:
+    base: Dict[str, Any] = {
+        "name": "img", "data": {"type": "images", "source": "embedded", "num_train": 64, "num_test": 32},
+        "channel": {"type": "awgn"},
+        "sweep": {"parameter": "bandwidth_ratio", "values": ["1/24", "1/12"], "fixed": {"snr_db": 5}},
+        "systems": [{"label": "J", "type": "image_jscc", "params": {"method": "deepjscc"}}],
+        "metrics": ["psnr"],
+    }
+    base.update(over)
+    return base
+
+
+def test_valid_image_scenario_parses_fractions() -> None:
+    from linksim.scenario import parse_scenario
+
+    scenario = parse_scenario(_scenario())
+    assert [p["bandwidth_ratio"] for p in scenario.sweep.points()] == [1 / 24, 1 / 12]
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"sweep": {"parameter": "bandwidth_ratio", "values": [1e-5], "fixed": {"snr_db": 5}}}, "0 channel uses"),
+    ({"sweep": {"parameter": "snr_db", "values": [5]}}, "params.bandwidth_ratio: required"),
+    ({"sweep": {"parameter": "alpha", "values": [0.5], "fixed": {"snr_db": 5, "bandwidth_ratio": 0.1}}}, "DeepJSCC"),
+    ({"channel": {"type": "mimo", "nt": 2, "nr": 2}}, "channel.type"),
+    ({"data": {"type": "babi"}}, "data.type"),
+])
+def test_bad_image_scenarios_name_the_field(change: Dict[str, Any], message: str) -> None:
+    from linksim.scenario import parse_scenario
+
+    with pytest.raises(UserError, match=message):
+        parse_scenario(_scenario(**change))
+
+
+def test_train_only_rejects_unknown_labels(tmp_path: Path, capsys: Any) -> None:
+    from linksim.cli import main
+
+    path = tmp_path / "s.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump(_scenario()))
+    assert main(["train", str(path), "--quick", "--only", "nope", "--cache", str(tmp_path / "c")]) == 2
+    assert "--only: no system labelled 'nope'" in capsys.readouterr().err
+
+
+def test_quick_run_trains_tiny_models_and_reports_every_metric(tmp_path: Path) -> None:
+    from linksim.runner import run_scenario
+    from linksim.scenario import parse_scenario
+
+    spec = _scenario(metrics=["psnr", "ssim", "accuracy", "symbols_per_message"],
+                     systems=[{"label": "J", "type": "image_jscc", "params": {"method": "deepjscc"}},
+                              {"label": "R", "type": "image_jscc", "params": {"method": "semre"}}],
+                     monte_carlo={"batch_size": 8, "max_batches": 1, "target_errors": None})
+    result = run_scenario(parse_scenario(spec), out=tmp_path / "run", plots_dir=tmp_path / "plots", quick=True,
+                          cache_dir=tmp_path / "cache", progress=False)
+    text = result.csv_path.read_text()
+    assert "symbols_per_message" in text and "ssim" in text
+    import csv
+
+    symbols = [float(r["value"]) for r in csv.DictReader(text.splitlines()) if r["metric"] == "symbols_per_message"]
+    assert sorted(set(symbols)) == [128.0, 256.0]  # k = round(3072 / 24), round(3072 / 12)

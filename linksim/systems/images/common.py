@@ -24,6 +24,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from ...errors import UserError
+from ..base import System
 
 if TYPE_CHECKING:
     from ...data.images import ImageDataset
@@ -176,3 +177,37 @@ def image_dataset(context: "SystemContext") -> "ImageDataset":
     if spec.get("type") != "images":
         raise UserError(f"data.type: image systems need data of type 'images', not {spec.get('type')!r}")
     return build_component(datasets, spec, field="data", cache_dir=Path(context.cache_dir) / "images")
+
+
+class ImageSystem(System):
+    """Base of the image systems: the scenario's :class:`~linksim.data.images.ImageDataset`,
+    loaded once on first use, and the check of every sweep point's bandwidth ratio."""
+
+    _dataset: Optional["ImageDataset"] = None
+
+    @property
+    def dataset(self) -> "ImageDataset":
+        if self._dataset is None:
+            self._dataset = image_dataset(self.context)
+        return self._dataset
+
+    @property
+    def image_shape(self) -> Tuple[int, int, int]:
+        """``(H, W, C)`` of the dataset's images."""
+        return tuple(self.dataset.image_shape)  # type: ignore[return-value]
+
+    @staticmethod
+    def check_points(context: "SystemContext", image_shape: Sequence[int], default_ratio: Optional[float], *,
+                     need_snr: bool) -> None:
+        """Every sweep point must give a ratio with ``k >= 1`` (and an SNR when ``need_snr``).
+
+        :raises UserError: naming ``params.bandwidth_ratio`` or ``sweep``.
+        """
+        for point in context.points or [{}]:
+            ratio = point.get("bandwidth_ratio", default_ratio)
+            if ratio is None:
+                raise UserError("params.bandwidth_ratio: required when the sweep does not set bandwidth_ratio")
+            if need_snr and "snr_db" not in point and context.points:
+                raise UserError("sweep: give snr_db in the sweep (or sweep.fixed)")
+            field = "sweep" if "bandwidth_ratio" in point else "params.bandwidth_ratio"
+            symbols_for_ratio(float(ratio), image_shape, field=field)

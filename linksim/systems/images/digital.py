@@ -79,7 +79,7 @@ from ...errors import UserError
 from ...registry import Number, ParamsModel, systems
 from ...source.image_codec import EncodedImage, ImageCodec, fit_budget, make_codec
 from ...source.payload import bytes_to_bits
-from ..base import System, SystemContext
+from ..base import SystemContext
 from . import common
 from .classifier import ClassifierParams
 
@@ -178,7 +178,7 @@ def _reconstruct(codec: ImageCodec, encoded: Sequence[Optional[EncodedImage]], i
 
 
 @systems.register("image_digital")
-class ImageDigitalSystem(System):
+class ImageDigitalSystem(common.ImageSystem):
     """BPG/JPEG + WiMAX LDPC (n = 2304) + QAM, or the BPG+Capacity bound (see module doc)."""
 
     class Params(_CodecParams):
@@ -215,7 +215,6 @@ class ImageDigitalSystem(System):
 
     def __init__(self, params: ParamsModel, context: SystemContext) -> None:
         super().__init__(params, context)
-        self._dataset: Any = None
         self._classifier: Any = None
         self._links: Dict[Tuple[str, int], Any] = {}
         self._choices: Dict[Tuple[float, float], Tuple[str, int]] = {}
@@ -258,26 +257,9 @@ class ImageDigitalSystem(System):
         dataset = common.image_dataset(context)
         if p.select_metric == "accuracy" and p.select == "best" and p.bound == "none" and dataset.num_classes < 1:
             raise UserError("params.select_metric: accuracy needs a labelled dataset")
-        for point in context.points or [{}]:
-            ratio = point.get("bandwidth_ratio", p.bandwidth_ratio)
-            if ratio is None:
-                raise UserError("params.bandwidth_ratio: required when the sweep does not set bandwidth_ratio")
-            if "snr_db" not in point and context.points:
-                raise UserError("sweep: give snr_db in the sweep (or sweep.fixed)")
-            field = "sweep" if "bandwidth_ratio" in point else "params.bandwidth_ratio"
-            common.symbols_for_ratio(float(ratio), dataset.image_shape, field=field)
+        cls.check_points(context, dataset.image_shape, p.bandwidth_ratio, need_snr=True)
 
     # -- setup ------------------------------------------------------------------------
-
-    @property
-    def dataset(self) -> Any:
-        if self._dataset is None:
-            self._dataset = common.image_dataset(self.context)
-        return self._dataset
-
-    @property
-    def image_shape(self) -> Tuple[int, int, int]:
-        return tuple(self.dataset.image_shape)  # type: ignore[return-value]
 
     def setup(self) -> None:
         from ...phy.channels import build_channel
@@ -455,7 +437,7 @@ class ImageDigitalSystem(System):
 
 
 @systems.register("image_codec")
-class ImageCodecSystem(System):
+class ImageCodecSystem(common.ImageSystem):
     """Codec-only rate/quality: PSNR/SSIM vs bits per pixel (no channel)."""
 
     class Params(_CodecParams):
@@ -466,7 +448,6 @@ class ImageCodecSystem(System):
 
     def __init__(self, params: ParamsModel, context: SystemContext) -> None:
         super().__init__(params, context)
-        self._dataset: Any = None
 
     @classmethod
     def validate_context(cls, params: ParamsModel, context: SystemContext) -> None:

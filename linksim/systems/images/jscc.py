@@ -37,7 +37,7 @@ from pydantic import Field
 from ...errors import UserError
 from ...registry import Number, ParamsModel, systems, validate_model
 from ...weights import WeightStore, config_hash, file_sha256
-from ..base import System, SystemContext
+from ..base import SystemContext
 from ..training import log_stderr, torch_threads
 from . import common
 from .classifier import WEIGHT_KIND, ClassifierParams, classifier_weights, downstream_classifier
@@ -122,7 +122,7 @@ class ImageJsccParams(ParamsModel):
 
 
 @systems.register("image_jscc")
-class ImageJsccSystem(System):
+class ImageJsccSystem(common.ImageSystem):
     """Learned JSCC image transceiver trained as DeepJSCC, DeepSC, SemCC or SemRE (SemCC paper, Fig. 1)."""
 
     Params = ImageJsccParams
@@ -133,7 +133,6 @@ class ImageJsccSystem(System):
     def __init__(self, params: ImageJsccParams, context: SystemContext) -> None:
         super().__init__(params, context)
         self.training = self.training_params(context)
-        self._dataset: Any = None
         self._models: Dict[Tuple[Any, ...], Any] = {}
         self._keys: Dict[Tuple[Any, ...], str] = {}
         self._info: Dict[str, Any] = {}
@@ -158,13 +157,9 @@ class ImageJsccSystem(System):
                 raise UserError("sweep: DeepJSCC has no trade-off weight alpha to sweep")
             if "alpha" in point and not 0 <= point["alpha"] <= 1:
                 raise UserError(f"sweep: alpha = {point['alpha']:g} is outside [0, 1]")
-            ratio = point.get("bandwidth_ratio", params.bandwidth_ratio)
-            if ratio is None:
-                raise UserError("params.bandwidth_ratio: required when the sweep does not set bandwidth_ratio")
-            field = "sweep" if "bandwidth_ratio" in point else "params.bandwidth_ratio"
-            common.symbols_for_ratio(float(ratio), dataset.image_shape, field=field)
             if training.train_snr_db is None and "snr_db" not in point:
                 raise UserError("training.train_snr_db: required when the sweep does not set snr_db")
+        cls.check_points(context, dataset.image_shape, params.bandwidth_ratio, need_snr=False)
         h, w, _ = dataset.image_shape
         if h % 4 or w % 4:
             raise UserError(f"data: image_jscc needs height and width divisible by 4, got {h}x{w}")
@@ -195,16 +190,6 @@ class ImageJsccSystem(System):
             if self.params.method in ("semcc", "semre"):
                 alpha1 = float(alpha)
         return alpha1, alpha2
-
-    @property
-    def dataset(self) -> Any:
-        if self._dataset is None:
-            self._dataset = common.image_dataset(self.context)
-        return self._dataset
-
-    @property
-    def image_shape(self) -> Tuple[int, int, int]:
-        return tuple(self.dataset.image_shape)  # type: ignore[return-value]
 
     @property
     def width(self) -> int:
