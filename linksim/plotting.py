@@ -155,8 +155,11 @@ def render_figure(store: ResultStore, spec: FigureSpec) -> bytes:
     ax.grid(True, which="both", alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, title=f"points labelled by {param}" if parametric else None, title_fontsize=7)
-    fig.text(0.01, 0.005, _footer(store), fontsize=5.5, color="0.4", ha="left", va="bottom")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    import textwrap
+
+    footer = textwrap.wrap(_footer(store), width=150)
+    fig.text(0.01, 0.005, "\n".join(footer), fontsize=5.5, color="0.4", ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.02 + 0.018 * len(footer), 1, 1))
     import io
 
     buf = io.BytesIO()
