@@ -181,8 +181,14 @@ def test_each_training_method_reduces_its_loss(method: str, tmp_path: Path) -> N
 
     real_fit = methods.fit
 
+    trained_heads: List[Any] = []
+
     def recording_fit(models: Any, loss: Any, images: Any, labels: Any, settings: Any, **kw: Any) -> List[float]:
+        heads = [m for m in models if isinstance(m, ProjectionHead)]
+        before = [w.numpy().copy() for h in heads for w in h.trainable_weights]
         out = real_fit(models, loss, images, labels, settings, **kw)
+        after = [w.numpy() for h in heads for w in h.trainable_weights]
+        trained_heads.extend(not np.allclose(a, b) for a, b in zip(before, after))
         histories[kw["name"]] = out
         return out
 
@@ -197,6 +203,8 @@ def test_each_training_method_reduces_its_loss(method: str, tmp_path: Path) -> N
         methods.fit = real_fit
     first = next(iter(histories.values()))
     assert first[-1] < first[0], histories
+    if method in ("semcc", "semre"):  # the projection head psi is trained with theta_1, theta_2
+        assert trained_heads and all(trained_heads)
     if method == "semcc":
         assert (tmp_path / "weights" / "images" / "stage1.weights.h5").exists()
         assert len(histories) == 2
@@ -263,3 +271,17 @@ def test_quick_run_trains_tiny_models_and_reports_every_metric(tmp_path: Path) -
 
     symbols = [float(r["value"]) for r in csv.DictReader(text.splitlines()) if r["metric"] == "symbols_per_message"]
     assert sorted(set(symbols)) == [128.0, 256.0]  # k = round(3072 / 24), round(3072 / 12)
+
+
+def test_fit_refuses_a_model_without_weights() -> None:
+    head = ProjectionHead(8, 4)  # not built: no weights yet
+    with pytest.raises(RuntimeError, match="no trainable weights"):
+        fit([head], lambda x, y: x.sum(), np.zeros((4, 8, 8, 1), np.uint8), np.zeros(4, np.int64),
+            StageSettings(1, 2, 1e-3), seed=0, name="t", log=None)
+
+
+def test_auto_width_carries_every_symbol() -> None:
+    from linksim.systems.images.jscc import auto_width
+
+    widths = [auto_width(common.symbols_for_ratio(r, SHAPE), SHAPE) for r in (1 / 24, 1 / 12, 1 / 6, 1 / 4, 0.4)]
+    assert widths == [16, 16, 16, 24, 39]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
-from typing import Iterator, Optional
+from typing import Any, Dict, Iterator, Optional
 
 import torch
 
@@ -28,3 +28,24 @@ def torch_threads(count: Optional[int]) -> Iterator[None]:
 def log_stderr(message: str) -> None:
     """Default progress logger of training: one line on stderr."""
     print(message, file=sys.stderr, flush=True)
+
+
+def seed_training(material: Dict[str, Any]) -> int:
+    """Seed Keras (initial weights, dropout), Python, numpy, torch and Sionna from ``material``.
+
+    Training is then a function of what it is seeded with (e.g. the scenario seed and
+    the weight-cache key), not of what ran before it in the process.
+
+    :param material: JSON-able values; the seed is their :func:`~linksim.weights.config_hash`
+        modulo 2**31.
+    :returns: The seed used.
+    """
+    import keras
+    import sionna.phy
+
+    from ..weights import config_hash
+
+    seed = int(config_hash(material), 16) % (2**31)
+    keras.utils.set_random_seed(seed)
+    sionna.phy.config.seed = seed
+    return seed

@@ -19,11 +19,11 @@ from pydantic import Field
 from ...registry import ParamsModel
 from ...weights import WeightStore, config_hash, file_sha256
 from ..base import SystemContext
-from ..training import log_stderr, torch_threads
+from ..training import log_stderr, seed_training, torch_threads
 from .training import StageSettings, fit, mean_and_std, model_device, predict_batches, stage_dict
 
 WEIGHT_KIND = "images"
-MODEL_VERSION = "resnet20-1"
+MODEL_VERSION = "resnet20-2"
 
 #: ``--quick``: a ResNet-8 of width 8, one epoch on the first images of the train split.
 QUICK_ARCH = {"width": 8, "blocks": 1}
@@ -104,11 +104,13 @@ def downstream_classifier(context: SystemContext, dataset: Any,
     mean, std = mean_and_std(images)
     arch = _arch(params, context.quick)
     depth = 6 * arch["blocks"] + 2
+    store = WeightStore(context.cache_dir, WEIGHT_KIND)
+    path = store.find(key)
+    if path is None:
+        seed_training({"seed": context.seed, "key": key})  # initial weights, batch order, augmentation
     model = ResNet20(dataset.num_classes, mean, std, **arch)
     h, w, c = dataset.image_shape
     model(np.zeros((2, c, h, w), np.float32), training=False)
-    store = WeightStore(context.cache_dir, WEIGHT_KIND)
-    path = store.find(key)
     if path is not None:
         model.load_weights(str(path))
         source = "cache" if path.parent == store.cache_dir else "shipped"
@@ -133,6 +135,7 @@ def downstream_classifier(context: SystemContext, dataset: Any,
         import json
 
         info["clean_test_accuracy"] = json.loads(meta.read_text()).get("clean_test_accuracy")
+    model.trainable = False  # frozen: gradients reach the reconstruction, never these weights
     instance = DownstreamClassifier(model, key, info)
     _INSTANCES[slot] = instance
     return instance

@@ -38,12 +38,12 @@ from ...errors import UserError
 from ...registry import Number, ParamsModel, systems, validate_model
 from ...weights import WeightStore, config_hash, file_sha256
 from ..base import SystemContext
-from ..training import log_stderr, torch_threads
+from ..training import log_stderr, seed_training, torch_threads
 from . import common
 from .classifier import WEIGHT_KIND, ClassifierParams, classifier_weights, downstream_classifier
 from .training import StageSettings, stage_dict
 
-MODEL_VERSION = "semcc-jscc-1"
+MODEL_VERSION = "semcc-jscc-2"
 METHODS = ("deepjscc", "deepsc", "semcc", "semre")
 
 #: Sec. VI-A: 300 pre-training and 50 fine-tuning epochs, batch 128, Adam 1e-3 / 1e-4,
@@ -104,21 +104,30 @@ class ImageJsccParams(ParamsModel):
 
     method: Literal["deepjscc", "deepsc", "semcc", "semre"]
     bandwidth_ratio: Optional[Number] = Field(None, gt=0, le=1, description="k/n when the sweep does not set it")
-    width: int = Field(16, ge=4, description="feature maps of the encoder/decoder (not given in the paper; "
-                                             "16 keeps CPU training to minutes)")
+    width: Optional[int] = Field(None, ge=4, description="feature maps of the encoder/decoder (not given in the "
+                                 "paper); default max(16, maps of the k symbols at H/4 x W/4): see auto_width")
     alpha1: Optional[float] = Field(None, ge=0, le=1, description="eq. (10) weight of L_rec; default k/n "
                                                                   "(the paper's suggestion)")
     alpha2: float = Field(0.5, ge=0, le=1, description="eq. (11) weight of L_rec (DeepSC, SemCC fine-tuning)")
     temperature: float = Field(0.1, gt=0, allow_inf_nan=False, description="tau of eqs. (8), (13)")
     projection_width: int = Field(32, ge=2, description="output of the 2-layer projection head")
     beta: float = Field(0.9, ge=0, le=1, description="soft-update factor of eq. (14) (SemRE)")
-    update_every: int = Field(1, ge=1, description="N_update: epochs between soft updates (SemRE)")
+    update_every: int = Field(10, ge=1, description="N_update: optimizer steps between soft updates (SemRE)")
     finetune: bool = Field(True, description="SemCC stage 2 (false: the 'w/o. FT' ablation)")
     downstream: ClassifierParams = Field(default_factory=ClassifierParams,
                                          description="the downstream model used in training and testing")
     test_downstream: Optional[ClassifierParams] = Field(
         None, description="a different downstream model that judges the reconstructions at test time")
     threads: Optional[int] = Field(None, ge=1, description="torch threads while training and simulating")
+
+
+def auto_width(k: int, image_shape: Tuple[int, int, int], minimum: int = 16) -> int:
+    """Default width: at least ``minimum``, and no fewer feature maps than the channel-coding
+    module emits, so that the last ``H/4 x W/4`` features can carry ``2k`` real values
+    (``1/24 ... 1/6`` of a 32x32x3 image: 16; ``1/4``: 24; ``1/2.5``: 39)."""
+    from .networks import latent_layout
+
+    return max(minimum, latent_layout(k, image_shape)[0])
 
 
 @systems.register("image_jscc")
@@ -149,7 +158,7 @@ class ImageJsccSystem(common.ImageSystem):
     def validate_context(cls, params: ImageJsccParams, context: SystemContext) -> None:
         training = cls.training_params(context)
         dataset = common.image_dataset(context)
-        if params.method in ("deepsc", "semcc") and dataset.num_classes < 1:
+        if params.method in ("deepsc", "semcc", "semre") and dataset.num_classes < 1:
             raise UserError(f"params.method: {params.method} needs a labelled dataset for its downstream model")
         points = context.points or [{}]
         for point in points:
@@ -159,6 +168,8 @@ class ImageJsccSystem(common.ImageSystem):
                 raise UserError(f"sweep: alpha = {point['alpha']:g} is outside [0, 1]")
             if training.train_snr_db is None and "snr_db" not in point:
                 raise UserError("training.train_snr_db: required when the sweep does not set snr_db")
+            if isinstance(training.train_snr_db, tuple) and "snr_db" not in point:
+                raise UserError("sweep: give snr_db (the test SNR) when training.train_snr_db is a range")
         cls.check_points(context, dataset.image_shape, params.bandwidth_ratio, need_snr=False)
         h, w, _ = dataset.image_shape
         if h % 4 or w % 4:
@@ -191,9 +202,11 @@ class ImageJsccSystem(common.ImageSystem):
                 alpha1 = float(alpha)
         return alpha1, alpha2
 
-    @property
-    def width(self) -> int:
-        return QUICK_WIDTH if self.context.quick else self.params.width
+    def width(self, k: int) -> int:
+        """Feature maps for ``k`` symbols: ``params.width``, else :func:`auto_width`."""
+        if self.context.quick:
+            return QUICK_WIDTH
+        return self.params.width or auto_width(k, self.image_shape)
 
     def stages(self) -> Dict[str, StageSettings]:
         if self.context.quick:
@@ -213,7 +226,7 @@ class ImageJsccSystem(common.ImageSystem):
         """Weight-store key of the model for ``model_point`` (architecture, training, data, channel)."""
         k, train_snr, alpha1, alpha2 = model_point
         p, method = self.params, self.params.method
-        arch = {"model": MODEL_VERSION, "k": k, "width": self.width, "image_shape": list(self.image_shape)}
+        arch = {"model": MODEL_VERSION, "k": k, "width": self.width(k), "image_shape": list(self.image_shape)}
         stages = self.stages()
         train: Dict[str, Any] = {"method": method, "train_snr_db": train_snr, "channel": self.context.channel,
                                  "pretrain": stage_dict(stages["pretrain"]), "seed": self.context.seed,
@@ -254,14 +267,16 @@ class ImageJsccSystem(common.ImageSystem):
     def _build(self, k: int) -> Any:
         from .networks import build_transceiver
 
-        return build_transceiver(k, self.image_shape, self.width)
+        return build_transceiver(k, self.image_shape, self.width(k))
 
     def _load_or_train(self, mp: Tuple[Any, ...]) -> Any:
         store = WeightStore(self.context.cache_dir, WEIGHT_KIND)
         key = self.model_key(mp)
         self._keys[mp] = key
-        model = self._build(mp[0])
         path = store.find(key)
+        if path is None:
+            seed_training({"seed": self.context.seed, "key": key})  # initial weights, batch order, noise
+        model = self._build(mp[0])
         if path is None:
             self._train(model, mp, store)
             path = store.find(key)
@@ -269,7 +284,7 @@ class ImageJsccSystem(common.ImageSystem):
         else:
             model.load_weights(str(path))
             source = "cache" if path.parent == store.cache_dir else "shipped"
-        self._info[key] = {"k": mp[0], "train_snr_db": mp[1], "alpha1": mp[2], "alpha2": mp[3], "source": source,
+        self._info[key] = {"k": mp[0], "width": self.width(mp[0]), "train_snr_db": mp[1], "alpha1": mp[2], "alpha2": mp[3], "source": source,
                            "weights_sha256": file_sha256(path)}
         return model
 
@@ -288,11 +303,13 @@ class ImageJsccSystem(common.ImageSystem):
                 f"train SNR {train_snr} dB on {len(labels)} images")
         stages = self.stages()
         stage1_store_key = self.model_key(mp, stage="pretrain") if self.params.method == "semcc" else None
+        key = self.model_key(mp)
         train_method(self.params.method, model, channel, images, labels, stages=stages, params=self.params,
                      alpha1=alpha1, alpha2=alpha2, classifier=self._classifier, seed=self.context.seed, log=log,
                      store=store, stage1_key=stage1_store_key,
+                     before_stage=lambda stage: seed_training({"seed": self.context.seed, "key": key, "stage": stage}),
                      info={"data": self.dataset.provenance(), "system": self.context.label})
-        store.save(model, self.model_key(mp), {"model": f"image_jscc {self.params.method}", "k": k,
+        store.save(model, key, {"model": f"image_jscc {self.params.method}", "k": k,
                                                "train_snr_db": train_snr, "alpha1": alpha1, "alpha2": alpha2,
                                                "data": self.dataset.provenance()})
 
@@ -311,8 +328,8 @@ class ImageJsccSystem(common.ImageSystem):
         x = to_tensor(images, model_device(model))
         with torch_threads(self.params.threads):
             s = model.encoder(x, training=False)
-            y = self._channel(s, snr_db=float(point["snr_db"]), training=False)
-            x_hat = to_images(model.decoder(y, training=False))
+            y = self._channel(s, snr_db=float(point.get("snr_db", mp[1])), training=False)
+            x_hat = common.to_uint8(to_images(model.decoder(y, training=False)))  # the receiver's 8-bit image
             judge = self._test_classifier or self._classifier
             predicted = judge.predict(x_hat) if judge is not None else None
         labels = test.labels[index] if judge is not None else None
@@ -321,7 +338,7 @@ class ImageJsccSystem(common.ImageSystem):
 
     # ----------------------------------------------------------------- records
     def provenance(self) -> Dict[str, Any]:
-        info: Dict[str, Any] = {"method": self.params.method, "width": self.width, "models": self._info,
+        info: Dict[str, Any] = {"method": self.params.method, "models": self._info,
                                 "data": self.dataset.provenance()}
         if self._classifier is not None:
             info["downstream"] = self._classifier.info

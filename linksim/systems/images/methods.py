@@ -31,8 +31,10 @@ Logger = Optional[Callable[[str], None]]
 
 
 def _task_loss(classifier: Any, x_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Eq. (12): cross-entropy of the frozen downstream model on the reconstruction."""
-    return torch.nn.functional.cross_entropy(classifier.model(x_hat, training=False), y)
+    """Eq. (12): cross-entropy of the frozen downstream model on the reconstruction,
+    divided by the number of classes ``N_cls`` as the equation writes it."""
+    logits = classifier.model(x_hat, training=False)
+    return torch.nn.functional.cross_entropy(logits, y) / logits.shape[-1]
 
 
 def _eq11(model: Any, channel: Any, classifier: Any, alpha2: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -43,10 +45,21 @@ def _eq11(model: Any, channel: Any, classifier: Any, alpha2: float) -> Callable[
     return loss
 
 
+def _built_head(features: int, out: int, model: Any, hidden: Optional[int] = None) -> Any:
+    """A :class:`~.networks.ProjectionHead` with its weights created (so that Adam sees them)."""
+    from .networks import ProjectionHead
+    from .training import model_device
+
+    head = ProjectionHead(hidden or features, out)
+    head(torch.zeros(2, features, device=model_device(model)))
+    return head
+
+
 def train_method(method: str, model: Any, channel: Any, images: np.ndarray, labels: np.ndarray, *,
                  stages: Dict[str, StageSettings], params: Any, alpha1: float, alpha2: float,
                  classifier: Any, seed: int, log: Logger, store: Optional[WeightStore] = None,
-                 stage1_key: Optional[str] = None, info: Optional[Dict[str, Any]] = None) -> None:
+                 stage1_key: Optional[str] = None, info: Optional[Dict[str, Any]] = None,
+                 before_stage: Optional[Callable[[str], None]] = None) -> None:
     """Train ``model`` (a :class:`~.networks.Transceiver`) by ``method``.
 
     :param channel: :class:`~linksim.layers.ChannelLayer` at the training SNR.
@@ -57,11 +70,17 @@ def train_method(method: str, model: Any, channel: Any, images: np.ndarray, labe
     :param classifier: The :class:`~.classifier.DownstreamClassifier` (DeepSC, SemCC).
     :param store: Where SemCC's stage-1 checkpoint is cached under ``stage1_key`` (the
         "w/o. FT" ablation and fine-tuning variants reuse it).
+    :param before_stage: Called with ``"pretrain"`` or ``"finetune"`` before that stage
+        (the system reseeds there, so a stage-1 checkpoint loaded from the cache and one
+        trained in the same process lead to the same fine-tuned model).
     """
-    from .networks import ProjectionHead, SemanticEncoder
+    from .networks import SemanticEncoder
 
-    run = lambda models, loss, settings, name, **kw: fit(  # noqa: E731
-        models, loss, images, labels, settings, seed=seed, name=name, log=log, **kw)
+    def run(models: Any, loss: Any, settings: StageSettings, name: str, stage: str = "pretrain", **kw: Any) -> None:
+        if before_stage is not None:
+            before_stage(stage)
+        fit(models, loss, images, labels, settings, seed=seed, name=name, log=log, **kw)
+
     if method == "deepjscc":
         run([model], lambda x, y: reconstruction_loss(x, model.reconstruct(x, channel, training=True)), stages["pretrain"],
             "DeepJSCC")
@@ -74,7 +93,7 @@ def train_method(method: str, model: Any, channel: Any, images: np.ndarray, labe
             if log:
                 log(f"  SemCC stage 1 loaded from {path}")
         else:
-            head = ProjectionHead(classifier.model.feature_width, params.projection_width)
+            head = _built_head(classifier.model.feature_width, params.projection_width, model)
             backbone = classifier.model.backbone
 
             def stage1(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -88,7 +107,8 @@ def train_method(method: str, model: Any, channel: Any, images: np.ndarray, labe
             if store is not None and stage1_key:
                 store.save(model, stage1_key, {"model": "image_jscc semcc stage 1", **(info or {})})
         if params.finetune:
-            run([model], _eq11(model, channel, classifier, alpha2), stages["finetune"], "SemCC stage 2 (fine-tuning)")
+            run([model], _eq11(model, channel, classifier, alpha2), stages["finetune"], "SemCC stage 2 (fine-tuning)",
+                stage="finetune")
     elif method == "semre":
         encoder = model.encoder
         re_encoder = SemanticEncoder(encoder.k, encoder.image_shape, encoder.width)
@@ -96,7 +116,7 @@ def train_method(method: str, model: Any, channel: Any, images: np.ndarray, labe
         re_encoder(np.zeros((2, c, h, w), np.float32), training=False)
         soft_update(re_encoder, encoder, 0.0)  # theta_r <- theta at the start
         re_encoder.trainable = False
-        head = ProjectionHead(min(2 * encoder.k, 256), params.projection_width)
+        head = _built_head(2 * encoder.k, params.projection_width, model, hidden=min(2 * encoder.k, 256))
 
         def loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             s = encoder(x, training=True)
@@ -107,10 +127,10 @@ def train_method(method: str, model: Any, channel: Any, images: np.ndarray, labe
             return alpha1 * reconstruction_loss(x, x_hat) + (1.0 - alpha1) * supervised_contrastive(
                 q_s, q_r, y, params.temperature)
 
-        def after_epoch(epoch: int) -> None:
-            if epoch % params.update_every == 0:
+        def after_step(step: int) -> None:
+            if step % params.update_every == 0:
                 soft_update(re_encoder, encoder, params.beta)
 
-        run([model, head], loss, stages["pretrain"], "SemRE", after_epoch=after_epoch)
+        run([model, head], loss, stages["pretrain"], "SemRE", after_step=after_step)
     else:  # pragma: no cover - the Params model restricts method
         raise ValueError(f"unknown method {method!r}")

@@ -41,6 +41,12 @@ from keras import layers  # noqa: E402
 CF = "channels_first"
 
 
+def batch_norm() -> layers.BatchNormalization:
+    """BatchNorm over the channel axis with moving statistics updated as in PyTorch
+    (momentum 0.1, i.e. Keras momentum 0.9), so that short trainings converge."""
+    return layers.BatchNormalization(axis=1, momentum=0.9)
+
+
 def conv(filters: int, kernel: int, stride: int = 1, *, bias: bool = False, name: Optional[str] = None) -> layers.Conv2D:
     """A ``channels_first`` convolution with "same" padding (stride 2 halves H and W)."""
     return layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=bias, data_format=CF, name=name)
@@ -52,7 +58,7 @@ class ConvBnAct(keras.layers.Layer):
     def __init__(self, filters: int, kernel: int, stride: int = 1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.conv = conv(filters, kernel, stride)
-        self.bn = layers.BatchNormalization(axis=1)
+        self.bn = batch_norm()
         self.act = layers.PReLU(shared_axes=[2, 3])
 
     def call(self, x: Any, training: Optional[bool] = None) -> Any:
@@ -70,8 +76,8 @@ class BasicBlock(keras.layers.Layer):
     def __init__(self, filters: int, stride: int = 1, activation: str = "relu", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.filters, self.stride = filters, stride
-        self.conv1, self.bn1 = conv(filters, 3, stride), layers.BatchNormalization(axis=1)
-        self.conv2, self.bn2 = conv(filters, 3), layers.BatchNormalization(axis=1)
+        self.conv1, self.bn1 = conv(filters, 3, stride), batch_norm()
+        self.conv2, self.bn2 = conv(filters, 3), batch_norm()
         make = (lambda: layers.PReLU(shared_axes=[2, 3])) if activation == "prelu" else (lambda: layers.ReLU())
         self.act1, self.act2 = make(), make()
         self.shortcut = None
@@ -79,7 +85,7 @@ class BasicBlock(keras.layers.Layer):
 
     def build(self, input_shape: Tuple[Any, ...]) -> None:
         if self.stride != 1 or input_shape[1] != self.filters:
-            self.shortcut, self.shortcut_bn = conv(self.filters, 1, self.stride), layers.BatchNormalization(axis=1)
+            self.shortcut, self.shortcut_bn = conv(self.filters, 1, self.stride), batch_norm()
 
     def call(self, x: Any, training: Optional[bool] = None) -> Any:
         y = self.act1(self.bn1(self.conv1(x), training=training))
@@ -179,7 +185,7 @@ class ResNet20(keras.Model):
         self.num_classes, self.width, self.blocks = int(num_classes), int(width), int(blocks)
         self.mean, self.std = [float(m) for m in mean], [float(s) for s in std]
         self.stem = conv(width, 3)
-        self.stem_bn = layers.BatchNormalization(axis=1)
+        self.stem_bn = batch_norm()
         self.stages = [BasicBlock(width * 2 ** s, stride=2 if (s > 0 and b == 0) else 1)
                        for s in range(3) for b in range(blocks)]
         self.classifier = layers.Dense(num_classes)

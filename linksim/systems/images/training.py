@@ -16,7 +16,8 @@ one progress line per epoch. The variants differ only in their loss:
   loss of eq. (13) (:func:`supervised_contrastive`) on the projected transmit symbols
   ``s`` and the receiver's re-encoding ``s^r = E_r(x_hat)``; the re-encoder is a copy
   of the encoder updated only by the soft update of eq. (14) every ``N_update``
-  epochs (Algorithm 2). No downstream model is used.
+  optimizer steps (Algorithm 2 draws one batch per loop iteration). No downstream
+  model is used.
 
 Images enter as ``uint8 [N, H, W, C]`` and are fed to the networks as
 ``float32 [N, C, H, W]`` in [0, 1].
@@ -89,7 +90,7 @@ def augment(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.
 def fit(models: Sequence[Any], loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
         images: np.ndarray, labels: np.ndarray, settings: StageSettings, *, seed: int, name: str,
         log: Optional[Logger] = log_stderr, after_epoch: Optional[Callable[[int], None]] = None,
-        augment_data: bool = False) -> List[float]:
+        after_step: Optional[Callable[[int], None]] = None, augment_data: bool = False) -> List[float]:
     """Train the trainable weights of ``models`` on ``loss_fn(x, y)``; return the mean loss per epoch.
 
     :param models: Keras models whose trainable weights Adam updates.
@@ -99,7 +100,12 @@ def fit(models: Sequence[Any], loss_fn: Callable[[torch.Tensor, torch.Tensor], t
     :param settings: Epochs, batch size, learning rate and decay.
     :param seed: Seed of the batch order (and augmentation).
     :param after_epoch: Called with the 1-based epoch number after each epoch.
+    :param after_step: Called with the 1-based optimizer step count after each step.
+    :raises RuntimeError: if a model has no trainable weights (e.g. not built yet).
     """
+    unbuilt = [getattr(m, "name", type(m).__name__) for m in models if not m.trainable_weights]
+    if unbuilt:
+        raise RuntimeError(f"fit: {', '.join(unbuilt)} has no trainable weights (build it before training)")
     params = trainable_parameters(models)
     optimizer = torch.optim.Adam(params, lr=settings.learning_rate)
     schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, settings.decay_every),
@@ -109,6 +115,7 @@ def fit(models: Sequence[Any], loss_fn: Callable[[torch.Tensor, torch.Tensor], t
     x_all, y_all = to_tensor(images), torch.from_numpy(np.asarray(labels, dtype=np.int64))
     n = x_all.shape[0]
     history: List[float] = []
+    steps = 0
     for epoch in range(1, settings.epochs + 1):
         start, total, batches = time.time(), 0.0, 0
         order = torch.randperm(n, generator=generator)
@@ -123,6 +130,9 @@ def fit(models: Sequence[Any], loss_fn: Callable[[torch.Tensor, torch.Tensor], t
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            steps += 1
+            if after_step is not None:
+                after_step(steps)
             total, batches = total + float(loss.detach()), batches + 1
         schedule.step()
         history.append(total / max(batches, 1))

@@ -55,6 +55,7 @@ from ...registry import ParamsModel, build_component, channels, datasets, system
 from ...weights import WeightStore, config_hash, file_sha256
 from ..base import System, SystemContext
 from . import dynamic
+from ..training import seed_training
 from .training import CPU_DEFAULTS, PAPER_TABLE_I, QUICK_STAGE, StageSettings, log_stderr, torch_threads, \
     train_mask, train_mem_deepsc
 
@@ -503,12 +504,7 @@ class MemDeepSCSystem(System):
 
     def _seed_training(self, role: str) -> None:
         """Seed Keras, torch, numpy and Sionna from the scenario seed and ``role``."""
-        import keras
-        import sionna.phy
-
-        seed = int(config_hash({"seed": self.context.seed, "role": role}), 16) % (2**31)
-        keras.utils.set_random_seed(seed)
-        sionna.phy.config.seed = seed
+        seed_training({"seed": self.context.seed, "role": role})
 
     def _load(self, model: Any, key: str, role: str) -> bool:
         store = self._store
