@@ -131,7 +131,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario)
     _set_threads(args.threads)
-    command = " ".join(["linksim", "train", str(args.scenario), *(["--quick"] if args.quick else [])])
+    import shlex
+
+    only = [f"--only {shlex.quote(label)}" for label in args.only or []]
+    command = " ".join(["linksim", "train", str(args.scenario), *(["--quick"] if args.quick else []), *only])
     for label, path in train_scenario(scenario, device=args.device, quick=args.quick, cache_dir=args.cache,
                                       ship=args.ship, command=command, only=args.only):
         print(f"{label}: {path}")

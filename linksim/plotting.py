@@ -29,7 +29,7 @@ _AXIS_LABELS = {
     "ber": "BER",
     "bler": "BLER",
     "ser": "SER",
-    "accuracy": "Answer accuracy",
+    "accuracy": "Accuracy",
     "psnr": "PSNR (dB)",
     "ssim": "SSIM",
     "bandwidth_ratio": "Bandwidth ratio $k/n$",

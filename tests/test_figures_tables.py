@@ -169,7 +169,7 @@ def test_parametric_figure_from_results(tmp_path, captured):
     assert figures == [tmp_path / "plots" / "fig12.pdf"] and tables == []
     assert figures[0].read_bytes()[:4] == b"%PDF"
     ax = captured[-1].axes[0]
-    assert ax.get_xlabel() == "PSNR (dB)" and ax.get_ylabel() == "Answer accuracy"
+    assert ax.get_xlabel() == "PSNR (dB)" and ax.get_ylabel() == "Accuracy"
     curves = {c.get_label(): c for c in ax.containers}
     assert set(curves) == {"SemCC", "DeepSC"}
     semcc = curves["SemCC"].lines[0]

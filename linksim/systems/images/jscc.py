@@ -348,6 +348,10 @@ class ImageJsccSystem(common.ImageSystem):
 
     def trained_weights(self) -> List[Tuple[str, str]]:
         out = [(WEIGHT_KIND, key) for key in self._keys.values()]
+        if self.params.method == "semcc" and self.params.finetune:  # stage-1 checkpoints ("w/o. FT")
+            store = WeightStore(self.context.cache_dir, WEIGHT_KIND)
+            stage1 = [self.model_key(mp, stage="pretrain") for mp in self._keys]
+            out += [(WEIGHT_KIND, key) for key in stage1 if store.find(key) is not None]
         if self.dataset.num_classes > 0:
             out += classifier_weights(self.context, self.dataset, self.params.downstream)
             if self.params.test_downstream is not None:
