@@ -20,6 +20,7 @@ from ...registry import ParamsModel
 from ...weights import WeightStore, config_hash, file_sha256
 from ..base import SystemContext
 from ..training import log_stderr, seed_training, torch_threads
+from .common import to_uint8
 from .training import StageSettings, fit, mean_and_std, model_device, predict_batches, stage_dict
 
 WEIGHT_KIND = "images"
@@ -66,7 +67,7 @@ class DownstreamClassifier:
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Class indices ``int64 [N]`` of images ``uint8 [N, H, W, C]`` or float in [0, 1]."""
         if images.dtype != np.uint8:
-            images = np.clip(np.rint(images * 255.0), 0, 255).astype(np.uint8)
+            images = to_uint8(images)
         return predict_batches(lambda x: self.logits(x).argmax(dim=-1), images,
                                device=model_device(self.model)).astype(np.int64)
 

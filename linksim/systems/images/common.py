@@ -17,6 +17,7 @@ Conventions (all image systems, learned and classical):
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, Optional, Sequence, Tuple
 
@@ -176,7 +177,13 @@ def image_dataset(context: "SystemContext") -> "ImageDataset":
     spec = dict(context.data) if context.data is not None else {"type": "images"}
     if spec.get("type") != "images":
         raise UserError(f"data.type: image systems need data of type 'images', not {spec.get('type')!r}")
-    return build_component(datasets, spec, field="data", cache_dir=Path(context.cache_dir) / "images")
+    slot = (json.dumps(spec, sort_keys=True, default=str), str(context.cache_dir))
+    if slot not in _DATASETS:  # the systems of a scenario share one dataset (loaded or generated once)
+        _DATASETS[slot] = build_component(datasets, spec, field="data", cache_dir=Path(context.cache_dir) / "images")
+    return _DATASETS[slot]
+
+
+_DATASETS: Dict[Tuple[str, str], "ImageDataset"] = {}
 
 
 class ImageSystem(System):

@@ -73,7 +73,7 @@ from typing import Any, ClassVar, Dict, FrozenSet, Iterator, List, Literal, Mapp
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from ...errors import UserError
 from ...registry import Number, ParamsModel, systems
@@ -196,18 +196,11 @@ class ImageDigitalSystem(common.ImageSystem):
         downstream: ClassifierParams = Field(default_factory=ClassifierParams,
                                              description="the downstream model that judges the reconstructions")
 
-        @field_validator("code_rates")
+        @field_validator("code_rates", "orders")
         @classmethod
-        def _rates(cls, value: List[str]) -> List[str]:
+        def _not_empty(cls, value: List[Any], info: ValidationInfo) -> List[Any]:
             if not value:
-                raise ValueError("give at least one code rate")
-            return value
-
-        @field_validator("orders")
-        @classmethod
-        def _orders(cls, value: List[int]) -> List[int]:
-            if not value:
-                raise ValueError("give at least one QAM order")
+                raise ValueError("give at least one " + ("code rate" if info.field_name == "code_rates" else "QAM order"))
             return value
 
     sweep_parameters: ClassVar[FrozenSet[str]] = common.IMAGE_SWEEP_PARAMETERS

@@ -183,8 +183,7 @@ class ImageJsccSystem(common.ImageSystem):
 
     def _model_point(self, point: Mapping[str, float]) -> Tuple[Any, ...]:
         """(k, training SNR, alpha1, alpha2) of the model that serves ``point``."""
-        ratio, snr = common.point_ratio_and_snr(dict(point), self.params.bandwidth_ratio) \
-            if "snr_db" in point else (point.get("bandwidth_ratio", self.params.bandwidth_ratio), None)
+        ratio, snr = point.get("bandwidth_ratio", self.params.bandwidth_ratio), point.get("snr_db")
         k = common.symbols_for_ratio(float(ratio), self.image_shape)
         given = self.training.train_snr_db
         train_snr = snr if given is None else (tuple(map(float, given)) if isinstance(given, tuple) else float(given))
