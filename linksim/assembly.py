@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Type
+from typing import Any, Dict, List, Optional, Sequence, Type
 
 from .errors import UserError
 from .metrics import get_metric
@@ -35,9 +35,15 @@ def system_class(scenario: Scenario, index: int) -> Type[System]:
     return cls
 
 
-def system_context(scenario: Scenario, index: int, runtime: Runtime) -> SystemContext:
-    """The :class:`SystemContext` handed to ``systems[index]``."""
+def system_context(scenario: Scenario, index: int, runtime: Runtime,
+                   points: Optional[Sequence[int]] = None) -> SystemContext:
+    """The :class:`SystemContext` handed to ``systems[index]``.
+
+    :param points: Indices of the sweep points the system is told about (default: all);
+        ``linksim train --point`` sets up only the models these points need.
+    """
     spec = scenario.systems[index]
+    every_point = scenario.sweep.points()
     return SystemContext(
         label=spec.label,
         channel=dict(spec.channel if spec.channel is not None else scenario.channel),
@@ -48,15 +54,19 @@ def system_context(scenario: Scenario, index: int, runtime: Runtime) -> SystemCo
         quick=runtime.quick,
         training=dict(spec.training) if spec.training is not None else None,
         sweep_parameter=scenario.sweep.parameter,
-        points=scenario.sweep.points(),
+        points=every_point if points is None else [every_point[i] for i in points],
     )
 
 
-def build_system(scenario: Scenario, index: int, runtime: Runtime) -> System:
-    """Construct ``systems[index]`` (cheap; the runner then calls ``setup()``)."""
+def build_system(scenario: Scenario, index: int, runtime: Runtime,
+                 points: Optional[Sequence[int]] = None) -> System:
+    """Construct ``systems[index]`` (cheap; the runner then calls ``setup()``).
+
+    :param points: Sweep-point indices the system sets up for (default: all).
+    """
     cls = system_class(scenario, index)
     params = validate_params(cls, scenario.systems[index].params, field=f"systems[{index}].params")
-    return cls(params, system_context(scenario, index, runtime))
+    return cls(params, system_context(scenario, index, runtime, points))
 
 
 def _check_channel(spec: Dict[str, Any], field: str) -> None:

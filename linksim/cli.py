@@ -10,9 +10,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import TYPE_CHECKING, List, Optional, Sequence
 
 from .errors import UserError
+
+if TYPE_CHECKING:
+    from .scenario import Scenario
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,6 +52,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="copy the trained weights into the package (linksim/weights/) as shipped defaults")
     train.add_argument("--only", action="append", default=None, metavar="LABEL",
                        help="train only the system with this label (repeatable)")
+    train.add_argument("--point", action="append", type=int, default=None, metavar="INDEX",
+                       help="train only the models serving sweep point INDEX (0-based, repeatable)")
+    train.add_argument("--jobs", type=int, default=1, metavar="N",
+                       help="train in N parallel processes, one model (or system) each, with --threads "
+                            "threads each (default 1 process; with N > 1, 1 thread unless --threads is given)")
     _threads_option(train)
 
     sub.add_parser("schema", help="print the JSON schema of scenario files")
@@ -130,15 +138,45 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
+    if args.jobs < 1:
+        raise UserError(f"--jobs: must be >= 1 (got {args.jobs})")
+    if args.jobs > 1:
+        failed = _train_in_processes(scenario, args)
+        if failed:
+            print(f"linksim: error: training failed for {', '.join(failed)} (see its lines above)", file=sys.stderr)
+            return 1
     _set_threads(args.threads)
     import shlex
 
     only = [f"--only {shlex.quote(label)}" for label in args.only or []]
-    command = " ".join(["linksim", "train", str(args.scenario), *(["--quick"] if args.quick else []), *only])
+    points = [f"--point {index}" for index in args.point or []]
+    command = " ".join(["linksim", "train", str(args.scenario), *(["--quick"] if args.quick else []), *only, *points])
     for label, path in train_scenario(scenario, device=args.device, quick=args.quick, cache_dir=args.cache,
-                                      ship=args.ship, command=command, only=args.only):
+                                      ship=args.ship, command=command, only=args.only, points=args.point):
         print(f"{label}: {path}")
     return 0
+
+
+def _train_in_processes(scenario: Scenario, args: argparse.Namespace) -> List[str]:
+    """``linksim train --jobs N``: train the scenario's units in parallel processes; the names of failures."""
+    from .assembly import Runtime
+    from .runner import default_cache_dir
+    from .train_jobs import run_parallel, training_units, unit_command
+
+    labels = [spec.label for spec in scenario.systems]
+    for label in args.only or []:
+        if label not in labels:
+            raise UserError(f"--only: no system labelled {label!r}; the labels are {', '.join(map(repr, labels))}")
+    if args.point:
+        raise UserError("--point: give either --point or --jobs, not both")
+    runtime = Runtime(cache_dir=args.cache or default_cache_dir(), quick=args.quick)
+    units = training_units(scenario, runtime, args.only)
+    threads = args.threads or 1
+    commands = [(unit.name, unit_command(args.scenario, unit, threads=threads, quick=args.quick,
+                                         cache_dir=args.cache, device=args.device)) for unit in units]
+    print(f"training {len(units)} unit(s) in {min(args.jobs, max(len(units), 1))} process(es) "
+          f"of {threads} thread(s) each", flush=True)
+    return run_parallel(commands, args.jobs)
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:

@@ -46,9 +46,12 @@ def seed_everything(seed: int) -> None:
         torch.cuda.manual_seed_all(seed)
 
 
-def set_up_system(scenario: Scenario, index: int, runtime: Runtime) -> Any:
-    """Build ``systems[index]`` and run its ``setup()`` (train or load) under its own seed."""
-    system = build_system(scenario, index, runtime)
+def set_up_system(scenario: Scenario, index: int, runtime: Runtime, points: Optional[List[int]] = None) -> Any:
+    """Build ``systems[index]`` and run its ``setup()`` (train or load) under its own seed.
+
+    :param points: Sweep-point indices to set up for (default: all).
+    """
+    system = build_system(scenario, index, runtime, points)
     seed_everything(batch_seed(scenario.seed, scenario.systems[index].label, -1, 0))
     system.setup()
     return system
@@ -309,12 +312,15 @@ def train_scenario(
     ship: bool = False,
     command: str = "",
     only: Optional[List[str]] = None,
+    points: Optional[List[int]] = None,
 ) -> List[tuple]:
     """Set up (train or load) every system of ``scenario``; optionally ship the weights.
 
     :param only: Labels of the systems to set up (default: all).
+    :param points: Indices of the sweep points whose models to set up (default: all).
     :returns: ``(label, weights path)`` for every trained-weight entry.
-    :raises UserError: when ``only`` names no system of the scenario.
+    :raises UserError: when ``only`` names no system of the scenario, or a point index
+        is out of range.
     """
     from .weights import WeightStore
 
@@ -327,12 +333,16 @@ def train_scenario(
     for label in only or []:
         if label not in labels:
             raise UserError(f"--only: no system labelled {label!r}; the labels are {', '.join(map(repr, labels))}")
+    count = len(scenario.sweep.points())
+    for index in points or []:
+        if not 0 <= index < count:
+            raise UserError(f"--point: {index} is not a sweep point index (the sweep has {count} points, 0-{count - 1})")
     use_device(runtime.device)
     out = []
     for index, spec in enumerate(scenario.systems):
         if only and spec.label not in only:
             continue
-        system = set_up_system(scenario, index, runtime)
+        system = set_up_system(scenario, index, runtime, sorted(set(points)) if points else None)
         for kind, key in system.trained_weights():
             store = WeightStore(runtime.cache_dir, kind)
             path = store.ship(key, command) if ship else (store.find(key) or store.cache_path(key))

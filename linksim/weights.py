@@ -11,6 +11,10 @@ configuration. The lookup order is
 and only when neither has them does the system train, then saves into the cache.
 Any change of model, training settings or data changes the hash, so stale weights
 are never used.
+
+Training happens under :meth:`WeightStore.training_lock`, so that the processes of
+``linksim train --jobs N`` (or two users of one cache) train each model once: a
+process that finds a model being trained waits for it and then loads it.
 """
 
 from __future__ import annotations
@@ -20,14 +24,17 @@ import json
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Iterator, Optional
 
 from .provenance import file_sha256, package_versions
 from .results import atomic_write_text
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "weights"
 WEIGHTS_SUFFIX = ".weights.h5"
+
+_HELD_LOCKS: Dict[Path, int] = {}  # lock files this process holds, with their nesting depth
 
 
 def config_hash(*parts: Dict[str, Any]) -> str:
@@ -58,6 +65,39 @@ class WeightStore:
             if path.exists():
                 return path
         return None
+
+    @contextmanager
+    def training_lock(self, key: str) -> Iterator[None]:
+        """Hold the exclusive training lock of ``key`` (blocks while another process holds it).
+
+        Use it around "look up, else train and save", looking up again inside: a process
+        that waited finds the weights the other one saved. The lock is an ``flock`` on
+        ``<cache>/.<key>.lock``, released when the process dies; it is re-entrant within a
+        process (a SemCC model whose stage-1 checkpoint has the same key). Without
+        ``fcntl`` (Windows) it does nothing.
+        """
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - no POSIX locks: parallel training may duplicate work
+            yield
+            return
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        lock_path = self.cache_dir / f".{key}.lock"
+        if _HELD_LOCKS.get(lock_path):
+            _HELD_LOCKS[lock_path] += 1
+            try:
+                yield
+            finally:
+                _HELD_LOCKS[lock_path] -= 1
+            return
+        with open(lock_path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            _HELD_LOCKS[lock_path] = 1
+            try:
+                yield
+            finally:
+                del _HELD_LOCKS[lock_path]
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def save(self, model: Any, key: str, info: Dict[str, Any]) -> Path:
         """Save a Keras model's weights under ``key`` with a metadata ``.json`` beside it."""

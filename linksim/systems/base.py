@@ -94,6 +94,16 @@ class System:
         """What produced this system's numbers (weight hashes, data source, ...)."""
         return {}
 
+    def training_groups(self) -> List[List[int]]:
+        """Indices of ``context.points`` whose models ``setup`` can train independently.
+
+        ``linksim train --jobs N`` trains each group in its own process (a system set
+        up with only those points). Default: one group, every point (one model, or
+        models that must be trained together). A system with one model per point
+        (e.g. per bandwidth ratio) returns one group per distinct model.
+        """
+        return [list(range(len(self.context.points)))]
+
     def trained_weights(self) -> List[Tuple[str, str]]:
         """``(kind, key)`` of each :class:`~linksim.weights.WeightStore` entry this system uses.
 

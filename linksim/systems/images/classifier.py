@@ -106,29 +106,30 @@ def downstream_classifier(context: SystemContext, dataset: Any,
     arch = _arch(params, context.quick)
     depth = 6 * arch["blocks"] + 2
     store = WeightStore(context.cache_dir, WEIGHT_KIND)
-    path = store.find(key)
-    if path is None:
-        seed_training({"seed": context.seed, "key": key})  # initial weights, batch order, augmentation
-    model = ResNet20(dataset.num_classes, mean, std, **arch)
-    h, w, c = dataset.image_shape
-    model(np.zeros((2, c, h, w), np.float32), training=False)
-    if path is not None:
-        model.load_weights(str(path))
-        source = "cache" if path.parent == store.cache_dir else "shipped"
-    else:
-        stage = params.stage(context.quick)
-        log = None if context.quick else log_stderr
-        if log:
-            log(f"[{context.label}] training the downstream ResNet-{depth} ({stage.epochs} epochs on {len(labels)} images)")
-        with torch_threads(params.threads):
-            fit([model], lambda x, y: torch.nn.functional.cross_entropy(model(x, training=True), y),
-                images, labels, stage, seed=context.seed, name="classifier", log=log,
-                augment_data=params.augment)
-        test = dataset.split("test")
-        acc = float(np.mean(DownstreamClassifier(model, key, {}).predict(test.images) == test.labels))
-        path = store.save(model, key, {"model": "downstream classifier", "arch": f"ResNet-{depth}",
-                                       "clean_test_accuracy": acc, "data": dataset.provenance()})
-        source = "trained"
+    with store.training_lock(key):  # a parallel `linksim train --jobs` process may be training it
+        path = store.find(key)
+        if path is None:
+            seed_training({"seed": context.seed, "key": key})  # initial weights, batch order, augmentation
+        model = ResNet20(dataset.num_classes, mean, std, **arch)
+        h, w, c = dataset.image_shape
+        model(np.zeros((2, c, h, w), np.float32), training=False)
+        if path is not None:
+            model.load_weights(str(path))
+            source = "cache" if path.parent == store.cache_dir else "shipped"
+        else:
+            stage = params.stage(context.quick)
+            log = None if context.quick else log_stderr
+            if log:
+                log(f"[{context.label}] training the downstream ResNet-{depth} ({stage.epochs} epochs on {len(labels)} images)")
+            with torch_threads(params.threads):
+                fit([model], lambda x, y: torch.nn.functional.cross_entropy(model(x, training=True), y),
+                    images, labels, stage, seed=context.seed, name="classifier", log=log,
+                    augment_data=params.augment)
+            test = dataset.split("test")
+            acc = float(np.mean(DownstreamClassifier(model, key, {}).predict(test.images) == test.labels))
+            path = store.save(model, key, {"model": "downstream classifier", "arch": f"ResNet-{depth}",
+                                           "clean_test_accuracy": acc, "data": dataset.provenance()})
+            source = "trained"
     info: Dict[str, Any] = {"arch": f"ResNet-{depth} (width {arch['width']})", "key": key,
                             "weights_sha256": file_sha256(path), "source": source}
     meta = path.with_suffix("").with_suffix(".json")

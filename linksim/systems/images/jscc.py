@@ -247,6 +247,13 @@ class ImageJsccSystem(common.ImageSystem):
 
         return classifier_key(self.params.downstream, self.dataset, self.context.quick, self.context.seed)
 
+    def training_groups(self) -> List[List[int]]:
+        """One group of point indices per distinct model (k, training SNR, alpha)."""
+        groups: Dict[Tuple[Any, ...], List[int]] = {}
+        for index, point in enumerate(self.context.points):
+            groups.setdefault(self._model_point(point), []).append(index)
+        return list(groups.values())
+
     # ----------------------------------------------------------------- setup
     def setup(self) -> None:
         with torch_threads(self.params.threads):
@@ -272,17 +279,18 @@ class ImageJsccSystem(common.ImageSystem):
         store = WeightStore(self.context.cache_dir, WEIGHT_KIND)
         key = self.model_key(mp)
         self._keys[mp] = key
-        path = store.find(key)
-        if path is None:
-            seed_training({"seed": self.context.seed, "key": key})  # initial weights, batch order, noise
-        model = self._build(mp[0])
-        if path is None:
-            self._train(model, mp, store)
+        with store.training_lock(key):
             path = store.find(key)
-            source = "trained"
-        else:
-            model.load_weights(str(path))
-            source = "cache" if path.parent == store.cache_dir else "shipped"
+            if path is None:
+                seed_training({"seed": self.context.seed, "key": key})  # initial weights, batch order, noise
+            model = self._build(mp[0])
+            if path is None:
+                self._train(model, mp, store)
+                path = store.find(key)
+                source = "trained"
+            else:
+                model.load_weights(str(path))
+                source = "cache" if path.parent == store.cache_dir else "shipped"
         self._info[key] = {"k": mp[0], "width": self.width(mp[0]), "train_snr_db": mp[1], "alpha1": mp[2], "alpha2": mp[3], "source": source,
                            "weights_sha256": file_sha256(path)}
         return model

@@ -19,6 +19,7 @@ updated; the projection head and SemRE's re-encoder exist only during training.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any, Callable, Dict, Optional
 
 import numpy as np
@@ -87,25 +88,27 @@ def train_method(method: str, model: Any, channel: Any, images: np.ndarray, labe
     elif method == "deepsc":
         run([model], _eq11(model, channel, classifier, alpha2), stages["pretrain"], "DeepSC")
     elif method == "semcc":
-        path = store.find(stage1_key) if store is not None and stage1_key else None
-        if path is not None:
-            model.load_weights(str(path))
-            if log:
-                log(f"  SemCC stage 1 loaded from {path}")
-        else:
-            head = _built_head(classifier.model.feature_width, params.projection_width, model)
-            backbone = classifier.model.backbone
+        checkpoint = store is not None and bool(stage1_key)
+        with store.training_lock(stage1_key) if checkpoint else nullcontext():  # a parallel job may train it
+            path = store.find(stage1_key) if checkpoint else None
+            if path is not None:
+                model.load_weights(str(path))
+                if log:
+                    log(f"  SemCC stage 1 loaded from {path}")
+            else:
+                head = _built_head(classifier.model.feature_width, params.projection_width, model)
+                backbone = classifier.model.backbone
 
-            def stage1(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-                x_hat = model.reconstruct(x, channel, training=True)
-                with torch.no_grad():
-                    f_x = backbone(x, training=False)
-                q_x, q_hat = head(f_x), head(backbone(x_hat, training=False))
-                return alpha1 * reconstruction_loss(x, x_hat) + (1.0 - alpha1) * info_nce(q_x, q_hat, params.temperature)
+                def stage1(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+                    x_hat = model.reconstruct(x, channel, training=True)
+                    with torch.no_grad():
+                        f_x = backbone(x, training=False)
+                    q_x, q_hat = head(f_x), head(backbone(x_hat, training=False))
+                    return alpha1 * reconstruction_loss(x, x_hat) + (1.0 - alpha1) * info_nce(q_x, q_hat, params.temperature)
 
-            run([model, head], stage1, stages["pretrain"], "SemCC stage 1 (CL pre-training)")
-            if store is not None and stage1_key:
-                store.save(model, stage1_key, {"model": "image_jscc semcc stage 1", **(info or {})})
+                run([model, head], stage1, stages["pretrain"], "SemCC stage 1 (CL pre-training)")
+                if checkpoint:
+                    store.save(model, stage1_key, {"model": "image_jscc semcc stage 1", **(info or {})})
         if params.finetune:
             run([model], _eq11(model, channel, classifier, alpha2), stages["finetune"], "SemCC stage 2 (fine-tuning)",
                 stage="finetune")

@@ -454,30 +454,31 @@ class MemDeepSCSystem(System):
 
         variant = self.params.variant
         key, spec = self._base_spec(variant)
-        model = self._new_model(importance=False)
-        if self._load(model, key, "base"):
+        with self._store.training_lock(key):  # a parallel `linksim train --jobs` process may train it
+            model = self._new_model(importance=False)
+            if self._load(model, key, "base"):
+                return model
+            sem_key, sem_spec = self._semantic_spec()
+            sep_key, sep_spec = self._base_spec("separate")
+            stages = ["semantic", "channel"] if variant == "separate" else ["semantic", "channel", "whole"]
+            if self._load(SemanticCodec(model), sem_key, "semantic"):
+                stages.remove("semantic")
+
+            def after_stage(stage: str) -> None:
+                if stage == "semantic":
+                    self._store.save(SemanticCodec(model), sem_key, {**sem_spec, "role": "semantic"})
+                elif stage == "channel" and variant == "joint" and self._store.find(sep_key) is None:
+                    self._store.save(model, sep_key, {**sep_spec, "role": "base"})
+
+            t0 = time.perf_counter()
+            report = train_mem_deepsc(model, self.data, {s: self._stage(self._training, s) for s in stages},
+                                      stages=stages, max_train=self._max_train(),
+                                      verbose=0 if self.context.quick else 2, log=log_stderr,
+                                      before_stage=lambda stage: self._seed_training(f"base/{stage}"),
+                                      after_stage=after_stage)
+            self._train_report["base"] = {"seconds": time.perf_counter() - t0, "stages": report}
+            self._save(model, key, "base", spec)
             return model
-        sem_key, sem_spec = self._semantic_spec()
-        sep_key, sep_spec = self._base_spec("separate")
-        stages = ["semantic", "channel"] if variant == "separate" else ["semantic", "channel", "whole"]
-        if self._load(SemanticCodec(model), sem_key, "semantic"):
-            stages.remove("semantic")
-
-        def after_stage(stage: str) -> None:
-            if stage == "semantic":
-                self._store.save(SemanticCodec(model), sem_key, {**sem_spec, "role": "semantic"})
-            elif stage == "channel" and variant == "joint" and self._store.find(sep_key) is None:
-                self._store.save(model, sep_key, {**sep_spec, "role": "base"})
-
-        t0 = time.perf_counter()
-        report = train_mem_deepsc(model, self.data, {s: self._stage(self._training, s) for s in stages},
-                                  stages=stages, max_train=self._max_train(),
-                                  verbose=0 if self.context.quick else 2, log=log_stderr,
-                                  before_stage=lambda stage: self._seed_training(f"base/{stage}"),
-                                  after_stage=after_stage)
-        self._train_report["base"] = {"seconds": time.perf_counter() - t0, "stages": report}
-        self._save(model, key, "base", spec)
-        return model
 
     def _mask_model(self, mode: str) -> Any:
         """Mem-DeepSC with a trained ``importance`` or ``consecutive`` mask."""
@@ -490,17 +491,18 @@ class MemDeepSCSystem(System):
                 "training": {"base": base_key, "mode": mode, "stage": vars(stage), "l1_range": list(l1_range),
                              "max_train": self._max_train(), "seed": self.context.seed}}
         key = config_hash({"version": MODEL_VERSION}, {"model": spec["config"]}, {"mask": spec["training"]})
-        model = self._new_model(importance=importance)
-        if self._load(model, key, mode):
+        with self._store.training_lock(key):
+            model = self._new_model(importance=importance)
+            if self._load(model, key, mode):
+                return model
+            _copy_codecs(self._base_model(), model)
+            self._seed_training(f"{mode}/training")
+            t0 = time.perf_counter()
+            report = train_mask(model, self.data, mode, stage, l1_range, max_train=self._max_train(),
+                                verbose=0 if self.context.quick else 2, log=log_stderr)
+            self._train_report[mode] = {"seconds": time.perf_counter() - t0, "stage": report}
+            self._save(model, key, mode, spec)
             return model
-        _copy_codecs(self._base_model(), model)
-        self._seed_training(f"{mode}/training")
-        t0 = time.perf_counter()
-        report = train_mask(model, self.data, mode, stage, l1_range, max_train=self._max_train(),
-                            verbose=0 if self.context.quick else 2, log=log_stderr)
-        self._train_report[mode] = {"seconds": time.perf_counter() - t0, "stage": report}
-        self._save(model, key, mode, spec)
-        return model
 
     def _seed_training(self, role: str) -> None:
         """Seed Keras, torch, numpy and Sionna from the scenario seed and ``role``."""

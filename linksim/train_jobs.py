@@ -1,0 +1,136 @@
+"""Train the learned systems of a scenario in parallel processes (``linksim train --jobs N``).
+
+A scenario is split into *units*: one per system, or, for a system whose sweep
+points are served by different models (one image transceiver per bandwidth ratio),
+one per group of points from :meth:`~linksim.systems.base.System.training_groups`.
+Each unit runs as its own ``linksim train SCENARIO --only LABEL --point I ...``
+process with a few torch threads, at most ``jobs`` at a time; their output lines
+are passed on prefixed with the unit's name. Units that need the same weights (the
+shared downstream classifier, SemCC's stage-1 checkpoint) meet at
+:meth:`~linksim.weights.WeightStore.training_lock`: one trains, the others wait and
+load. Results are the same as a serial ``linksim train``: every model is seeded from
+its own weight key, not from the order of training.
+
+On a CPU, processes with one thread each use the cores far better than one process
+with many threads (small convolutions do not parallelise well); on a GPU a few jobs
+keep it busy while each unit spends time in Python.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, List, Optional, Sequence, Tuple
+
+from .assembly import Runtime, build_system
+from .scenario import Scenario
+from .systems.base import System
+
+
+@dataclass(frozen=True)
+class TrainingUnit:
+    """One process's work: system ``label``, set up for sweep points ``points`` (empty: all)."""
+
+    label: str
+    points: Tuple[int, ...] = ()
+
+    @property
+    def name(self) -> str:
+        if not self.points:
+            return self.label
+        return f"{self.label} @{','.join(map(str, self.points))}"
+
+
+def has_weights(system: System) -> bool:
+    """Whether ``system`` can have trained weights (it overrides ``trained_weights``)."""
+    return type(system).trained_weights is not System.trained_weights
+
+
+def training_units(scenario: Scenario, runtime: Runtime, only: Optional[Sequence[str]] = None) -> List[TrainingUnit]:
+    """The units of ``scenario``'s learned systems (those named in ``only``, if given)."""
+    units: List[TrainingUnit] = []
+    for index, spec in enumerate(scenario.systems):
+        if only and spec.label not in only:
+            continue
+        system = build_system(scenario, index, runtime)
+        if not has_weights(system):
+            continue
+        groups = system.training_groups()
+        if len(groups) <= 1:
+            units.append(TrainingUnit(spec.label))
+        else:
+            units += [TrainingUnit(spec.label, tuple(group)) for group in groups]
+    return units
+
+
+def unit_command(scenario_path: Path, unit: TrainingUnit, *, threads: int, quick: bool = False,
+                 cache_dir: Optional[Path] = None, device: Optional[str] = None) -> List[str]:
+    """The ``python -m linksim train ...`` command line of ``unit``."""
+    cmd = [sys.executable, "-m", "linksim", "train", str(scenario_path), "--only", unit.label,
+           "--threads", str(threads)]
+    for index in unit.points:
+        cmd += ["--point", str(index)]
+    if quick:
+        cmd.append("--quick")
+    if cache_dir is not None:
+        cmd += ["--cache", str(cache_dir)]
+    if device is not None:
+        cmd += ["--device", device]
+    return cmd
+
+
+def run_parallel(commands: Sequence[Tuple[str, List[str]]], jobs: int, out: Optional[IO[str]] = None) -> List[str]:
+    """Run ``(name, argv)`` commands, at most ``jobs`` at once; return the names of those that failed.
+
+    Each output line (stdout and stderr merged) is written to ``out`` (default: standard
+    output) as ``[name] line``. On an exception (e.g. Ctrl-C) the running processes are
+    terminated.
+    """
+    out = out if out is not None else sys.stdout
+    pending = list(commands)
+    running: List[Tuple[str, subprocess.Popen, threading.Thread]] = []
+    failed: List[str] = []
+    write_lock = threading.Lock()
+
+    def relay(name: str, stream: IO[str]) -> None:
+        for line in stream:
+            with write_lock:
+                out.write(f"[{name}] {line}")
+                out.flush()
+
+    def start(name: str, argv: List[str]) -> None:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+        reader = threading.Thread(target=relay, args=(name, proc.stdout), daemon=True)
+        reader.start()
+        running.append((name, proc, reader))
+
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                start(*pending.pop(0))
+            name, proc, reader = running[0]
+            for entry in running:  # wait for whichever finishes first
+                if entry[1].poll() is not None:
+                    name, proc, reader = entry
+                    break
+            else:
+                try:
+                    proc.wait(timeout=0.5)
+                except subprocess.TimeoutExpired:
+                    continue
+            reader.join()
+            running.remove((name, proc, reader))
+            if proc.returncode != 0:
+                failed.append(name)
+                with write_lock:
+                    out.write(f"[{name}] exited with code {proc.returncode}\n")
+    finally:
+        for _, proc, _ in running:
+            proc.terminate()
+    return failed
+
+
+__all__ = ["TrainingUnit", "has_weights", "run_parallel", "training_units", "unit_command"]
