@@ -140,12 +140,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     if args.jobs < 1:
         raise UserError(f"--jobs: must be >= 1 (got {args.jobs})")
+    _set_threads(args.threads)
     if args.jobs > 1:
         failed = _train_in_processes(scenario, args)
         if failed:
-            print(f"linksim: error: training failed for {', '.join(failed)} (see its lines above)", file=sys.stderr)
+            print(f"linksim: error: training failed for {', '.join(failed)} (see their lines above)", file=sys.stderr)
             return 1
-    _set_threads(args.threads)
     import shlex
 
     only = [f"--only {shlex.quote(label)}" for label in args.only or []]
@@ -171,10 +171,13 @@ def _train_in_processes(scenario: Scenario, args: argparse.Namespace) -> List[st
         raise UserError("--point: give either --point or --jobs, not both")
     runtime = Runtime(cache_dir=args.cache or default_cache_dir(), quick=args.quick)
     units = training_units(scenario, runtime, args.only)
-    threads = args.threads or 1
+    threads = 1 if args.threads is None else args.threads
     commands = [(unit.name, unit_command(args.scenario, unit, threads=threads, quick=args.quick,
                                          cache_dir=args.cache, device=args.device)) for unit in units]
-    print(f"training {len(units)} unit(s) in {min(args.jobs, max(len(units), 1))} process(es) "
+    if not units:
+        print("no learned system to train", flush=True)
+        return []
+    print(f"training {len(units)} unit(s) in {min(args.jobs, len(units))} process(es) "
           f"of {threads} thread(s) each", flush=True)
     return run_parallel(commands, args.jobs)
 
@@ -203,7 +206,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"linksim: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("linksim: interrupted; completed batches are saved, run again to resume", file=sys.stderr)
+        if args.command == "train":
+            print("linksim: interrupted; models already trained are cached, train again to continue", file=sys.stderr)
+        else:
+            print("linksim: interrupted; completed batches are saved, run again to resume", file=sys.stderr)
         return 130
 
 

@@ -7,9 +7,12 @@ Each unit runs as its own ``linksim train SCENARIO --only LABEL --point I ...``
 process with a few torch threads, at most ``jobs`` at a time; their output lines
 are passed on prefixed with the unit's name. Units that need the same weights (the
 shared downstream classifier, SemCC's stage-1 checkpoint) meet at
-:meth:`~linksim.weights.WeightStore.training_lock`: one trains, the others wait and
-load. Results are the same as a serial ``linksim train``: every model is seeded from
-its own weight key, not from the order of training.
+:meth:`~linksim.weights.WeightStore.claim`: one trains, the others wait and load.
+The image systems seed every model from its weight key, never from the order of
+training, so their weights equal those of ``linksim train --threads 1`` (the same
+thread count: reductions may round differently with more threads). Mem-DeepSC's
+shared semantic-codec checkpoint may be trained by more than one job (same seeds,
+same result, saved atomically).
 
 On a CPU, processes with one thread each use the cores far better than one process
 with many threads (small convolutions do not parallelise well); on a GPU a few jobs
@@ -18,6 +21,7 @@ keep it busy while each unit spends time in Python.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -94,15 +98,20 @@ def run_parallel(commands: Sequence[Tuple[str, List[str]]], jobs: int, out: Opti
     running: List[Tuple[str, subprocess.Popen, threading.Thread]] = []
     failed: List[str] = []
     write_lock = threading.Lock()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}  # keep a child's lines in order as they come
 
     def relay(name: str, stream: IO[str]) -> None:
-        for line in stream:
-            with write_lock:
-                out.write(f"[{name}] {line}")
-                out.flush()
+        for line in stream:  # always drain the pipe, or the child blocks on a full one
+            try:
+                with write_lock:
+                    out.write(f"[{name}] {line}")
+                    out.flush()
+            except (OSError, ValueError):  # e.g. our stdout closed: keep the child running
+                pass
 
     def start(name: str, argv: List[str]) -> None:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+                                encoding="utf-8", errors="replace", env=env)
         reader = threading.Thread(target=relay, args=(name, proc.stdout), daemon=True)
         reader.start()
         running.append((name, proc, reader))
@@ -111,25 +120,30 @@ def run_parallel(commands: Sequence[Tuple[str, List[str]]], jobs: int, out: Opti
         while pending or running:
             while pending and len(running) < jobs:
                 start(*pending.pop(0))
-            name, proc, reader = running[0]
-            for entry in running:  # wait for whichever finishes first
-                if entry[1].poll() is not None:
-                    name, proc, reader = entry
-                    break
-            else:
+            finished = next((entry for entry in running if entry[1].poll() is not None), None)
+            if finished is None:
                 try:
-                    proc.wait(timeout=0.5)
+                    running[0][1].wait(timeout=0.5)
                 except subprocess.TimeoutExpired:
-                    continue
+                    pass
+                continue
+            name, proc, reader = finished
             reader.join()
-            running.remove((name, proc, reader))
+            running.remove(finished)
             if proc.returncode != 0:
                 failed.append(name)
                 with write_lock:
                     out.write(f"[{name}] exited with code {proc.returncode}\n")
     finally:
-        for _, proc, _ in running:
+        for _, proc, _ in running:  # interrupted: stop the children, then collect their last lines
             proc.terminate()
+        for _, proc, reader in running:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            reader.join(timeout=5)
     return failed
 
 

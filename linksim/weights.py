@@ -12,15 +12,17 @@ and only when neither has them does the system train, then saves into the cache.
 Any change of model, training settings or data changes the hash, so stale weights
 are never used.
 
-Training happens under :meth:`WeightStore.training_lock`, so that the processes of
-``linksim train --jobs N`` (or two users of one cache) train each model once: a
-process that finds a model being trained waits for it and then loads it.
+Weights that are missing are trained under :meth:`WeightStore.claim` (a file lock
+per key), so that the processes of ``linksim train --jobs N`` (or two users of one
+cache) train each model once: a process that finds a model being trained waits for it
+and then loads it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sys
 import time
@@ -67,14 +69,28 @@ class WeightStore:
         return None
 
     @contextmanager
-    def training_lock(self, key: str) -> Iterator[None]:
-        """Hold the exclusive training lock of ``key`` (blocks while another process holds it).
+    def claim(self, key: str) -> Iterator[Optional[Path]]:
+        """Look up ``key``; when missing, hold its training lock and look again.
 
-        Use it around "look up, else train and save", looking up again inside: a process
-        that waited finds the weights the other one saved. The lock is an ``flock`` on
-        ``<cache>/.<key>.lock``, released when the process dies; it is re-entrant within a
-        process (a SemCC model whose stage-1 checkpoint has the same key). Without
-        ``fcntl`` (Windows) it does nothing.
+        ``with store.claim(key) as path:`` yields the weights file, or None while this
+        process holds the lock and must train and :meth:`save` them inside the block.
+        A present file is yielded without locking (saves are atomic renames), so
+        loading shipped weights needs no writable cache.
+        """
+        path = self.find(key)
+        if path is not None:
+            yield path
+            return
+        with self.training_lock(key):
+            yield self.find(key)  # another process may have saved it while we waited
+
+    @contextmanager
+    def training_lock(self, key: str) -> Iterator[None]:
+        """Hold the exclusive training lock of ``key`` (waits while another process holds it).
+
+        The lock is an ``flock`` on ``<cache>/.<key>.lock``, released when the process
+        dies; it is re-entrant within a process (a SemCC model without fine-tuning is
+        its own stage-1 checkpoint). Without ``fcntl`` (Windows) it does nothing.
         """
         try:
             import fcntl
@@ -82,7 +98,7 @@ class WeightStore:
             yield
             return
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        lock_path = self.cache_dir / f".{key}.lock"
+        lock_path = (self.cache_dir / f".{key}.lock").resolve()
         if _HELD_LOCKS.get(lock_path):
             _HELD_LOCKS[lock_path] += 1
             try:
@@ -91,7 +107,12 @@ class WeightStore:
                 _HELD_LOCKS[lock_path] -= 1
             return
         with open(lock_path, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"waiting for another process training {self.kind} weights {key} ...", file=sys.stderr,
+                      flush=True)
+                fcntl.flock(handle, fcntl.LOCK_EX)
             _HELD_LOCKS[lock_path] = 1
             try:
                 yield
@@ -103,7 +124,7 @@ class WeightStore:
         """Save a Keras model's weights under ``key`` with a metadata ``.json`` beside it."""
         path = self.cache_path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{WEIGHTS_SUFFIX}")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{WEIGHTS_SUFFIX}")  # one per process
         model.save_weights(str(tmp))
         tmp.replace(path)
         meta = {

@@ -104,6 +104,17 @@ def test_training_lock_makes_a_second_process_wait(tmp_path: Path) -> None:
     assert seen == ["held", "released"]  # we got the lock only after the child let go
 
 
+def test_claim_yields_present_weights_without_locking(tmp_path: Path) -> None:
+    store = WeightStore(tmp_path / "cache", "k")
+    store.cache_dir.mkdir(parents=True)
+    (store.cache_dir / "key.weights.h5").write_bytes(b"x")
+    with store.claim("key") as path:
+        assert path == store.cache_dir / "key.weights.h5"
+    assert not list(store.cache_dir.glob(".*.lock"))  # a read-only cache would do
+    with store.claim("other") as path:
+        assert path is None  # missing: we hold the lock and must train
+
+
 def test_training_lock_is_reentrant_within_a_process(tmp_path: Path) -> None:
     store = WeightStore(tmp_path, "k")
     with store.training_lock("a"):
@@ -141,7 +152,7 @@ def test_parallel_training_gives_the_serial_weights(tmp_path: Path, capsys: Any)
     assert main(["train", str(path), "--quick", "--jobs", "2", "--cache", str(tmp_path / "par")]) == 0
     out = capsys.readouterr().out
     assert "training 2 unit(s) in 2 process(es)" in out and "[J @0]" in out and "[J @1]" in out
-    assert main(["train", str(path), "--quick", "--cache", str(tmp_path / "ser")]) == 0
+    assert main(["train", str(path), "--quick", "--threads", "1", "--cache", str(tmp_path / "ser")]) == 0
     parallel = sorted((tmp_path / "par" / "weights" / "images").glob("*.weights.h5"))
     serial = sorted((tmp_path / "ser" / "weights" / "images").glob("*.weights.h5"))
     assert [p.name for p in parallel] == [p.name for p in serial] and len(serial) == 3  # 2 transceivers + ResNet
@@ -157,9 +168,36 @@ def test_parallel_training_gives_the_serial_weights(tmp_path: Path, capsys: Any)
     (["--jobs", "0"], "--jobs: must be >= 1"),
     (["--jobs", "2", "--point", "0"], "--point: give either --point or --jobs"),
     (["--jobs", "2", "--only", "nope"], "--only: no system labelled 'nope'"),
+    (["--jobs", "2", "--threads", "0"], "--threads: must be >= 1"),
 ])
 def test_bad_train_options_name_the_option(args: list, message: str, tmp_path: Path, capsys: Any) -> None:
     path = _write(tmp_path, _scenario())
     assert main(["train", str(path), "--quick", "--cache", str(tmp_path / "c"), *args]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_semcc_stage1_checkpoint_does_not_depend_on_who_trains_it(tmp_path: Path) -> None:
+    """"w/o. FT" trained alone equals the stage-1 checkpoint its fine-tuned sibling saves."""
+    sweep = {"parameter": "bandwidth_ratio", "values": ["1/24"], "fixed": {"snr_db": 5}}
+    both = _write(tmp_path, _scenario(sweep=sweep, systems=[
+        {"label": "Baseline", "type": "image_jscc", "params": {"method": "semcc"}}]))
+    assert main(["train", str(both), "--quick", "--threads", "1", "--cache", str(tmp_path / "a")]) == 0
+    alone_dir = tmp_path / "alone"
+    alone_dir.mkdir()
+    alone = _write(alone_dir, _scenario(sweep=sweep, systems=[
+        {"label": "w/o. FT", "type": "image_jscc", "params": {"method": "semcc", "finetune": False}}]))
+    assert main(["train", str(alone), "--quick", "--threads", "1", "--cache", str(tmp_path / "b")]) == 0
+    from linksim.systems.images.jscc import ImageJsccSystem
+
+    system = build_system(parse_scenario(yaml.safe_load(alone.read_text())), 0,
+                          Runtime(cache_dir=tmp_path / "b", quick=True))
+    assert isinstance(system, ImageJsccSystem)
+    key = system.model_key(system._model_point(system.context.points[0]))
+    checkpoint = tmp_path / "a" / "weights" / "images" / f"{key}.weights.h5"
+    trained_alone = tmp_path / "b" / "weights" / "images" / f"{key}.weights.h5"
+    assert checkpoint.exists() and trained_alone.exists()
+    wa, wb = _weights(checkpoint), _weights(trained_alone)
+    assert wa.keys() == wb.keys()
+    for name in wa:
+        np.testing.assert_array_equal(wa[name], wb[name], err_msg=name)

@@ -97,6 +97,8 @@ class System:
     def training_groups(self) -> List[List[int]]:
         """Indices of ``context.points`` whose models ``setup`` can train independently.
 
+        Called before ``setup`` (nothing trained or loaded yet), so it must be cheap.
+
         ``linksim train --jobs N`` trains each group in its own process (a system set
         up with only those points). Default: one group, every point (one model, or
         models that must be trained together). A system with one model per point

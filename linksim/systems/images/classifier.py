@@ -106,8 +106,7 @@ def downstream_classifier(context: SystemContext, dataset: Any,
     arch = _arch(params, context.quick)
     depth = 6 * arch["blocks"] + 2
     store = WeightStore(context.cache_dir, WEIGHT_KIND)
-    with store.training_lock(key):  # a parallel `linksim train --jobs` process may be training it
-        path = store.find(key)
+    with store.claim(key) as path:  # a parallel `linksim train --jobs` process may be training it
         if path is None:
             seed_training({"seed": context.seed, "key": key})  # initial weights, batch order, augmentation
         model = ResNet20(dataset.num_classes, mean, std, **arch)

@@ -221,8 +221,15 @@ class ImageJsccSystem(common.ImageSystem):
             return train.images, train.labels
         return train.images[:count], train.labels[:count]
 
-    def model_key(self, model_point: Tuple[Any, ...], *, stage: str = "final") -> str:
-        """Weight-store key of the model for ``model_point`` (architecture, training, data, channel)."""
+    def model_key(self, model_point: Tuple[Any, ...], *, stage: str = "final",
+                  finetune: Optional[bool] = None) -> str:
+        """Weight-store key of the model for ``model_point`` (architecture, training, data, channel).
+
+        :param stage: ``"final"``, or ``"pretrain"`` for SemCC's stage-1 checkpoint.
+        :param finetune: SemCC: key of the model with (True) or without (False) the
+            fine-tuning stage (default ``params.finetune``).
+        """
+        finetune = self.params.finetune if finetune is None else finetune
         k, train_snr, alpha1, alpha2 = model_point
         p, method = self.params, self.params.method
         arch = {"model": MODEL_VERSION, "k": k, "width": self.width(k), "image_shape": list(self.image_shape)}
@@ -238,9 +245,19 @@ class ImageJsccSystem(common.ImageSystem):
             train.update(alpha1=alpha1, temperature=p.temperature, projection_width=p.projection_width)
         if method == "semre":
             train.update(beta=p.beta, update_every=p.update_every)
-        if method == "semcc" and stage == "final" and p.finetune:
+        if method == "semcc" and stage == "final" and finetune:
             train.update(finetune=stage_dict(stages["finetune"]), alpha2=alpha2)
         return config_hash(arch, train, self.dataset.identity())
+
+    def seed_key(self, model_point: Tuple[Any, ...]) -> str:
+        """The key that seeds the training of ``model_point`` (initial weights, batch order, noise).
+
+        The model's own key, except for SemCC: its stage-1 checkpoint is shared by the
+        fine-tuned model and the "w/o. FT" model (whose weights *are* the checkpoint),
+        so both seed from the fine-tuned model's key, and the checkpoint is the same
+        whichever of them trains it first (serially, or in parallel jobs).
+        """
+        return self.model_key(model_point, finetune=True)
 
     def _classifier_key(self) -> str:
         from .classifier import classifier_key
@@ -279,10 +296,9 @@ class ImageJsccSystem(common.ImageSystem):
         store = WeightStore(self.context.cache_dir, WEIGHT_KIND)
         key = self.model_key(mp)
         self._keys[mp] = key
-        with store.training_lock(key):
-            path = store.find(key)
+        with store.claim(key) as path:
             if path is None:
-                seed_training({"seed": self.context.seed, "key": key})  # initial weights, batch order, noise
+                seed_training({"seed": self.context.seed, "key": self.seed_key(mp)})  # initial weights
             model = self._build(mp[0])
             if path is None:
                 self._train(model, mp, store)
@@ -314,7 +330,8 @@ class ImageJsccSystem(common.ImageSystem):
         train_method(self.params.method, model, channel, images, labels, stages=stages, params=self.params,
                      alpha1=alpha1, alpha2=alpha2, classifier=self._classifier, seed=self.context.seed, log=log,
                      store=store, stage1_key=stage1_store_key,
-                     before_stage=lambda stage: seed_training({"seed": self.context.seed, "key": key, "stage": stage}),
+                     before_stage=lambda stage: seed_training({"seed": self.context.seed, "key": self.seed_key(mp),
+                                                               "stage": stage}),
                      info={"data": self.dataset.provenance(), "system": self.context.label})
         store.save(model, key, {"model": f"image_jscc {self.params.method}", "k": k,
                                                "train_snr_db": train_snr, "alpha1": alpha1, "alpha2": alpha2,

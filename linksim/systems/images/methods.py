@@ -89,8 +89,7 @@ def train_method(method: str, model: Any, channel: Any, images: np.ndarray, labe
         run([model], _eq11(model, channel, classifier, alpha2), stages["pretrain"], "DeepSC")
     elif method == "semcc":
         checkpoint = store is not None and bool(stage1_key)
-        with store.training_lock(stage1_key) if checkpoint else nullcontext():  # a parallel job may train it
-            path = store.find(stage1_key) if checkpoint else None
+        with store.claim(stage1_key) if checkpoint else nullcontext() as path:  # a parallel job may train it
             if path is not None:
                 model.load_weights(str(path))
                 if log:

@@ -454,7 +454,7 @@ class MemDeepSCSystem(System):
 
         variant = self.params.variant
         key, spec = self._base_spec(variant)
-        with self._store.training_lock(key):  # a parallel `linksim train --jobs` process may train it
+        with self._store.claim(key):  # a parallel `linksim train --jobs` process may be training it
             model = self._new_model(importance=False)
             if self._load(model, key, "base"):
                 return model
@@ -491,7 +491,7 @@ class MemDeepSCSystem(System):
                 "training": {"base": base_key, "mode": mode, "stage": vars(stage), "l1_range": list(l1_range),
                              "max_train": self._max_train(), "seed": self.context.seed}}
         key = config_hash({"version": MODEL_VERSION}, {"model": spec["config"]}, {"mask": spec["training"]})
-        with self._store.training_lock(key):
+        with self._store.claim(key):
             model = self._new_model(importance=importance)
             if self._load(model, key, mode):
                 return model
