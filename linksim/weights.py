@@ -140,13 +140,19 @@ class WeightStore:
         return path
 
     def ship(self, key: str, command: str) -> Path:
-        """Copy cached weights into the package's shipped folder, recording ``command``."""
+        """Copy cached weights into the package's shipped folder, recording ``command``.
+
+        Weights already shipped with the same content are left as they are, with the
+        command that first shipped them (e.g. a classifier shared by many scenarios).
+        """
         src = self.find(key)
         if src is None:
             raise FileNotFoundError(f"no weights {key!r} of kind {self.kind!r} to ship")
         meta_src = src.with_suffix("").with_suffix(".json")
         self.shipped_dir.mkdir(parents=True, exist_ok=True)
         dst = self.shipped_dir / src.name
+        if dst.exists() and dst.with_suffix("").with_suffix(".json").exists() and file_sha256(dst) == file_sha256(src):
+            return dst
         if src != dst:
             shutil.copyfile(src, dst)
         meta = json.loads(meta_src.read_text()) if meta_src.exists() else {}

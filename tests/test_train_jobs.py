@@ -201,3 +201,20 @@ def test_semcc_stage1_checkpoint_does_not_depend_on_who_trains_it(tmp_path: Path
     assert wa.keys() == wb.keys()
     for name in wa:
         np.testing.assert_array_equal(wa[name], wb[name], err_msg=name)
+
+
+def test_shipping_again_keeps_the_first_command(tmp_path: Path) -> None:
+    import json
+
+    store = WeightStore(tmp_path / "cache", "k")
+    store.shipped_dir = tmp_path / "shipped"
+    store.cache_dir.mkdir(parents=True)
+    (store.cache_dir / "key.weights.h5").write_bytes(b"weights")
+    (store.cache_dir / "key.json").write_text(json.dumps({"command": "trained"}))
+    first = store.ship("key", "linksim train a.yaml")
+    store.ship("key", "linksim train b.yaml")  # same weights, shipped by another scenario
+    assert json.loads(first.with_suffix("").with_suffix(".json").read_text())["command"] == "linksim train a.yaml"
+    (store.cache_dir / "key.weights.h5").write_bytes(b"retrained")
+    store.ship("key", "linksim train c.yaml")  # new content: copied, with its command
+    assert first.read_bytes() == b"retrained"
+    assert json.loads(first.with_suffix("").with_suffix(".json").read_text())["command"] == "linksim train c.yaml"
