@@ -9,8 +9,11 @@ are passed on prefixed with the unit's name. Units that need the same weights (t
 shared downstream classifier, SemCC's stage-1 checkpoint) meet at
 :meth:`~linksim.weights.WeightStore.claim`: one trains, the others wait and load.
 The image systems seed every model from its weight key, never from the order of
-training, so their weights equal those of ``linksim train --threads 1`` (the same
-thread count: reductions may round differently with more threads). Mem-DeepSC's
+training, so their weights equal those of a serial ``linksim train`` with the same
+``--threads`` (reductions may round differently with another thread count). One
+exception: SemCC systems that differ only in ``alpha2`` or fine-tuning settings share
+one stage-1 checkpoint, and whichever trains it first decides it (see
+:meth:`~linksim.systems.images.jscc.ImageJsccSystem.seed_key`). Mem-DeepSC's
 shared semantic-codec checkpoint may be trained by more than one job (same seeds,
 same result, saved atomically).
 
@@ -128,12 +131,16 @@ def run_parallel(commands: Sequence[Tuple[str, List[str]]], jobs: int, out: Opti
                     pass
                 continue
             name, proc, reader = finished
-            reader.join()
+            reader.join(timeout=10)  # the pipe closes when the child exits (unless a grandchild holds it)
             running.remove(finished)
             if proc.returncode != 0:
                 failed.append(name)
-                with write_lock:
-                    out.write(f"[{name}] exited with code {proc.returncode}\n")
+                try:
+                    with write_lock:
+                        out.write(f"[{name}] exited with code {proc.returncode}\n")
+                        out.flush()
+                except (OSError, ValueError):
+                    pass
     finally:
         for _, proc, _ in running:  # interrupted: stop the children, then collect their last lines
             proc.terminate()

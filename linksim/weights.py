@@ -45,6 +45,14 @@ def config_hash(*parts: Dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def _command_line() -> str:
+    """This process's command line, as ``linksim ...`` when it is linksim's CLI."""
+    program = Path(sys.argv[0])
+    if program.name == "linksim" or (program.name == "__main__.py" and program.parent.name == "linksim"):
+        return " ".join(["linksim", *sys.argv[1:]])
+    return " ".join(sys.argv)
+
+
 class WeightStore:
     """Where the weights of one kind of model live.
 
@@ -121,22 +129,30 @@ class WeightStore:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def save(self, model: Any, key: str, info: Dict[str, Any]) -> Path:
-        """Save a Keras model's weights under ``key`` with a metadata ``.json`` beside it."""
+        """Save a Keras model's weights under ``key`` with a metadata ``.json`` beside it.
+
+        The ``.json`` is written first and the weights renamed into place last, so a
+        process that finds the weights (without the lock) also finds their metadata.
+        """
         path = self.cache_path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{WEIGHTS_SUFFIX}")  # one per process
-        model.save_weights(str(tmp))
-        tmp.replace(path)
-        meta = {
-            "key": key,
-            "kind": self.kind,
-            "sha256": file_sha256(path),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "command": " ".join(["linksim", *sys.argv[1:]]) if Path(sys.argv[0]).name == "linksim" else " ".join(sys.argv),
-            "versions": package_versions(),
-            **info,
-        }
-        atomic_write_text(path.with_suffix("").with_suffix(".json"), json.dumps(meta, indent=1, default=str))
+        try:
+            model.save_weights(str(tmp))
+            meta = {
+                "key": key,
+                "kind": self.kind,
+                "sha256": file_sha256(tmp),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "command": _command_line(),
+                "versions": package_versions(),
+                **info,
+            }
+            atomic_write_text(path.with_suffix("").with_suffix(".json"), json.dumps(meta, indent=1, default=str))
+            tmp.replace(path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         return path
 
     def ship(self, key: str, command: str) -> Path:

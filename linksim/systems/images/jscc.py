@@ -255,7 +255,10 @@ class ImageJsccSystem(common.ImageSystem):
         The model's own key, except for SemCC: its stage-1 checkpoint is shared by the
         fine-tuned model and the "w/o. FT" model (whose weights *are* the checkpoint),
         so both seed from the fine-tuned model's key, and the checkpoint is the same
-        whichever of them trains it first (serially, or in parallel jobs).
+        whichever of them trains it first (serially, or in parallel jobs). Limitation:
+        SemCC systems that differ only in ``alpha2`` or the fine-tuning settings share
+        one stage-1 key but seed differently, so there the first to train it decides
+        it (seeding stage 1 from its own key would change the shipped models).
         """
         return self.model_key(model_point, finetune=True)
 
