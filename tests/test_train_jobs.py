@@ -18,18 +18,7 @@ from linksim.cli import main
 from linksim.scenario import parse_scenario
 from linksim.train_jobs import TrainingUnit, run_parallel, training_units, unit_command
 from linksim.weights import WeightStore
-
-
-def _scenario(**over: Any) -> Dict[str, Any]:
-    base: Dict[str, Any] = {
-        "name": "jobs", "data": {"type": "images", "source": "embedded", "num_train": 64, "num_test": 32},
-        "channel": {"type": "awgn"},
-        "sweep": {"parameter": "bandwidth_ratio", "values": ["1/24", "1/12"], "fixed": {"snr_db": 5}},
-        "systems": [{"label": "J", "type": "image_jscc", "params": {"method": "deepjscc"}}],
-        "metrics": ["psnr"],
-    }
-    base.update(over)
-    return base
+from test_image_jscc import _scenario  # the tiny image scenario (tests/ is on sys.path)
 
 
 def _write(tmp_path: Path, spec: Dict[str, Any]) -> Path:
