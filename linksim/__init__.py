@@ -13,7 +13,7 @@ Python API::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Sequence, Union
 
 from ._backend import ensure_keras_torch
 
@@ -33,22 +33,36 @@ __all__ = [
 ]
 
 
-def load_scenario(path: Union[str, Path]) -> Any:
-    """Load and validate a scenario file (see :func:`linksim.scenario.load_scenario`)."""
+def load_scenario(path: Union[str, Path], *, plugins: Sequence[str] = ()) -> Any:
+    """Load and validate a scenario file (see :func:`linksim.scenario.load_scenario`).
+
+    :param plugins: Plugin modules you trust, imported first (as ``--plugin``).
+    :raises UserError: the message ``linksim`` would print, naming the file, line and field.
+    """
     from .scenario import load_scenario as _load
 
-    return _load(path)
+    return _load(path, plugins=plugins)
 
 
-def run(scenario: Union[str, Path, Any], **kwargs: Any) -> Any:
+def run(scenario: Union[str, Path, Any], *, plugins: Sequence[str] = (), **kwargs: Any) -> Any:
     """Run a scenario (path or :class:`~linksim.scenario.Scenario`); same options as ``linksim run``.
 
     Keyword arguments: ``out``, ``plots_dir``, ``device``, ``fresh``, ``quick``,
-    ``cache_dir``, ``progress``. Returns a :class:`~linksim.runner.RunResult`.
+    ``cache_dir``, ``progress``, and ``plugins`` (modules you trust, as ``--plugin``).
+    Returns a :class:`~linksim.runner.RunResult`.
+
+    :raises UserError: every mistake in the input (scenario, options, folders), with the
+        same one-line message the command line prints; nothing is run or written first.
     """
     from .runner import run_scenario
     from .scenario import Scenario
 
-    if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario)
-    return run_scenario(scenario, **kwargs)
+    if isinstance(scenario, Scenario):
+        from . import plugins as plugin_modules
+
+        plugin_modules.activate(plugins)
+        plugin_modules.check_declared(scenario.plugins)
+        return run_scenario(scenario, **kwargs)
+    if not isinstance(scenario, (str, Path)):
+        raise UserError(f"scenario: a file path or a linksim Scenario, not {type(scenario).__name__}")
+    return run_scenario(load_scenario(scenario, plugins=plugins), scenario_path=Path(scenario), **kwargs)

@@ -76,7 +76,16 @@ def _check_channel(spec: Dict[str, Any], field: str) -> None:
 
 
 def check_components(scenario: Scenario) -> None:
-    """Check every component name and parameter of ``scenario``.
+    """Check every component name and parameter of ``scenario``: systems, then outputs.
+
+    :raises UserError: naming the field path of the first problem.
+    """
+    check_systems(scenario)
+    check_outputs(scenario)
+
+
+def check_systems(scenario: Scenario) -> None:
+    """Check the channel, data, metrics and systems of ``scenario`` (names, parameters, context).
 
     :raises UserError: naming the field path of the first problem.
     """
@@ -102,6 +111,9 @@ def check_components(scenario: Scenario) -> None:
         params = validate_params(cls, spec.params, field=f"systems[{i}].params")
         if spec.channel is not None:
             _check_channel(spec.channel, f"systems[{i}].channel")
+        if spec.training is not None and not cls.accepts_training:
+            raise UserError(f"systems[{i}].training: system type {spec.type!r} ({spec.label!r}) trains nothing "
+                            f"and takes no training settings")
         accepted = set(cls.sweep_parameters)
         for name in [scenario.sweep.parameter, *scenario.sweep.fixed]:
             if name not in accepted:
@@ -120,7 +132,37 @@ def check_components(scenario: Scenario) -> None:
     for i, name in enumerate(scenario.metrics):
         if not provided[name]:
             raise UserError(f"metrics[{i}]: no system of this scenario reports {name!r}")
+    for i, spec in enumerate(scenario.systems):
+        _check_batch_memory(scenario, i)
 
+
+def _check_batch_memory(scenario: Scenario, index: int) -> None:
+    """Refuse a batch that the system estimates would not fit in this machine's memory."""
+    from .machine import memory_bytes
+
+    spec = scenario.systems[index]
+    cls = system_class(scenario, index)
+    params = validate_params(cls, spec.params, field=f"systems[{index}].params")
+    context = system_context(scenario, index, Runtime())
+    for field, mc in (("monte_carlo.batch_size", scenario.monte_carlo), ("monte_carlo.quick.batch_size", None)):
+        batch = scenario.with_quick().monte_carlo.batch_size if mc is None else mc.batch_size
+        need = cls.batch_memory_bytes(params, context, batch)
+        have = memory_bytes()
+        if need is not None and have is not None and need > have:
+            raise UserError(f"{field}: a batch of {batch} examples of system {spec.label!r} (systems[{index}]) "
+                            f"needs about {need / 2**30:.3g} GiB; this machine has {have / 2**30:.3g} GiB: "
+                            f"use a smaller batch_size and more batches")
+
+
+def check_outputs(scenario: Scenario) -> None:
+    """Check the figures and tables of ``scenario`` against its metrics, systems and sweep.
+
+    Also used on the scenario stored in a results file (``linksim plot``), where the
+    systems are not built.
+
+    :raises UserError: naming the field path of the first problem.
+    """
+    metric_objs = {name: get_metric(name, field=f"metrics[{i}]") for i, name in enumerate(scenario.metrics)}
     labels = {s.label for s in scenario.systems}
     for i, fig in enumerate(scenario.figures):
         if fig.y not in metric_objs:
@@ -135,6 +177,13 @@ def check_components(scenario: Scenario) -> None:
             if fig.xticks != "auto":
                 raise UserError(f"figures[{i}].xticks: {fig.xticks!r} needs x to be the swept parameter "
                                 f"{scenario.sweep.parameter!r} (x is the metric {x!r}); use auto")
+        elif fig.xscale == "log" and min(scenario.sweep.grid()) <= 0:
+            raise UserError(f"figures[{i}].xscale: a log x axis needs positive sweep values "
+                            f"(the sweep has {min(scenario.sweep.grid()):g})")
+        log_y = fig.scale == "log" if fig.scale is not None else metric_objs[fig.y].is_error_rate
+        if log_y and fig.ylim is not None and fig.ylim[0] <= 0:
+            raise UserError(f"figures[{i}].ylim: a log y axis needs a positive lower limit (got {fig.ylim[0]:g}); "
+                            f"give one such as 1.0e-5, or scale: linear")
         for label in fig.systems or []:
             if label not in labels:
                 raise UserError(f"figures[{i}].systems: no system labelled {label!r}")
@@ -165,8 +214,12 @@ def _qualify(message: str, index: int, *, own_channel: bool) -> str:
 
 
 def _check_theory_params(fn: Any, params: Dict[str, Any], field: str) -> None:
+    """Validate a theory curve's ``params`` with its ``Params`` model (else its signature)."""
     import inspect
 
+    if getattr(fn, "Params", None) is not None:
+        validate_params(fn, params, field=field)
+        return
     try:
         inspect.signature(fn).bind(0.0, **params)
     except TypeError as exc:

@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional, Sequence
+from typing import TYPE_CHECKING, List, NoReturn, Optional, Sequence
 
 from .errors import UserError
 
@@ -18,30 +18,48 @@ if TYPE_CHECKING:
     from .scenario import Scenario
 
 
+class _ArgumentError(UserError):
+    """A command-line mistake found by argparse (unknown option, value of the wrong type)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one ``linksim: error:`` line (exit 2), not usage plus error."""
+
+    def error(self, message: str) -> "NoReturn":  # type: ignore[override]
+        raise _ArgumentError(f"{message} (see {self.prog} --help)")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="linksim", description="End-to-end link simulator for semantic communication.")
+    p = _Parser(prog="linksim", description="End-to-end link simulator for semantic communication.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="simulate a scenario: results CSV/JSON and figure PDFs")
     run.add_argument("scenario", type=Path, help="scenario YAML file")
     run.add_argument("--out", type=Path, default=None, help="run directory (default runs/<name>[-quick])")
-    run.add_argument("--plots", type=Path, default=None, help="figure directory (default plots/)")
+    run.add_argument("--plots", type=Path, default=None,
+                     help="figure and table directory (default: beside the results; plots/ for a full run of a "
+                          "shipped scenario without --out)")
     run.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None, help="overrides the scenario's device")
     run.add_argument("--fresh", action="store_true", help="discard earlier results in the run directory")
     run.add_argument("--quick", action="store_true", help="few batches and tiny models (smoke test)")
     run.add_argument("--cache", type=Path, default=None, help="weight/data cache (default $LINKSIM_CACHE or ~/.cache/linksim)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     _threads_option(run)
+    _plugin_option(run)
 
     val = sub.add_parser("validate", help="check a scenario without running it")
     val.add_argument("scenario", type=Path, nargs="+")
+    _plugin_option(val)
 
     lst = sub.add_parser("list", help="list registered components")
     lst.add_argument("kind", nargs="?", default=None, help="systems, channels, codes, datasets, metrics or theory")
+    _plugin_option(lst)
 
     plot = sub.add_parser("plot", help="redraw the figures and tables of a results file (no simulation)")
     plot.add_argument("results", type=Path, help="results.json or its run directory")
-    plot.add_argument("--plots", type=Path, default=Path("plots"), help="figure and table directory (default plots/)")
+    plot.add_argument("--plots", type=Path, default=None,
+                      help="figure and table directory (default: the results file's folder)")
+    _plugin_option(plot)
 
     train = sub.add_parser("train", help="train (or load) the learned systems of a scenario")
     train.add_argument("scenario", type=Path)
@@ -58,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="train in N parallel processes, one model (or system) each, with --threads "
                             "threads each (default 1 process; with N > 1, 1 thread unless --threads is given)")
     _threads_option(train)
+    _plugin_option(train)
 
     sub.add_parser("schema", help="print the JSON schema of scenario files")
     return p
@@ -68,15 +87,22 @@ def _threads_option(parser: argparse.ArgumentParser) -> None:
                         help="torch CPU threads (default: torch's choice; 1 is fastest on a shared machine)")
 
 
+def _plugin_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
+                        help="import this plugin module (repeatable): the only way code other than linksim's "
+                             "runs; a scenario's own 'plugins:' list must be given here too")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from .runner import run_scenario
     from .scenario import load_scenario
 
-    scenario = load_scenario(args.scenario)
+    _check_threads(args.threads)
+    scenario = load_scenario(args.scenario, plugins=args.plugin)
     _set_threads(args.threads)
     result = run_scenario(
         scenario, out=args.out, plots_dir=args.plots, device=args.device, fresh=args.fresh,
-        quick=args.quick, cache_dir=args.cache, progress=not args.no_progress,
+        quick=args.quick, cache_dir=args.cache, progress=not args.no_progress, scenario_path=args.scenario,
     )
     print(f"results: {result.results_path}")
     print(f"table:   {result.csv_path}")
@@ -87,11 +113,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _set_threads(threads: Optional[int]) -> None:
+def _check_threads(threads: Optional[int], option: str = "--threads") -> None:
+    from .machine import cpu_count, max_threads
+
     if threads is None:
         return
     if threads < 1:
-        raise UserError(f"--threads: must be >= 1 (got {threads})")
+        raise UserError(f"{option}: must be >= 1 (got {threads})")
+    if threads > max_threads():
+        raise UserError(f"{option}: at most {max_threads()} on this machine ({cpu_count()} processors; got {threads})")
+
+
+def _set_threads(threads: Optional[int]) -> None:
+    _check_threads(threads)
+    if threads is None:
+        return
     import torch
 
     torch.set_num_threads(threads)
@@ -101,15 +137,17 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from .scenario import load_scenario
 
     for path in args.scenario:
-        scenario = load_scenario(path)
+        scenario = load_scenario(path, plugins=args.plugin)
         print(f"{path}: ok ({len(scenario.systems)} systems x {len(scenario.sweep.grid())} points, "
               f"{scenario.sweep.parameter})")
     return 0
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    from . import plugins
     from .registry import ALL_REGISTRIES
 
+    plugins.activate(args.plugin)
     kinds = [args.kind] if args.kind else list(ALL_REGISTRIES)
     for kind in kinds:
         if kind not in ALL_REGISTRIES:
@@ -124,8 +162,10 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     from .plotting import draw_outputs
     from .results import load_results
 
-    store = load_results(args.results)
-    figures, tables = draw_outputs(store, args.plots)
+    from .files import check_writable_folder
+
+    store = load_results(args.results, plugins=args.plugin)
+    figures, tables = draw_outputs(store, check_writable_folder(args.plots or store.directory, "--plots"))
     for fig in figures:
         print(f"figure:  {fig}")
     for table in tables:
@@ -137,9 +177,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .runner import train_scenario
     from .scenario import load_scenario
 
-    scenario = load_scenario(args.scenario)
-    if args.jobs < 1:
-        raise UserError(f"--jobs: must be >= 1 (got {args.jobs})")
+    _check_threads(args.threads)
+    _check_threads(args.jobs, "--jobs")
+    scenario = load_scenario(args.scenario, plugins=args.plugin)
     _set_threads(args.threads)
     if args.jobs > 1:
         failed = _train_in_processes(scenario, args)
@@ -173,7 +213,8 @@ def _train_in_processes(scenario: Scenario, args: argparse.Namespace) -> List[st
     units = training_units(scenario, runtime, args.only)
     threads = 1 if args.threads is None else args.threads
     commands = [(unit.name, unit_command(args.scenario, unit, threads=threads, quick=args.quick,
-                                         cache_dir=args.cache, device=args.device)) for unit in units]
+                                         cache_dir=args.cache, device=args.device, plugins=args.plugin))
+                for unit in units]
     if not units:
         print("no learned system to train", flush=True)
         return []
@@ -198,12 +239,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(list(argv) if argv is not None else None)
-    except SystemExit as exc:  # argparse already printed its usage message
+    except _ArgumentError as exc:
+        print(f"linksim: error: {one_line(str(exc))}", file=sys.stderr)
+        return exc.exit_code
+    except SystemExit as exc:  # --help and --version print and exit 0
         return int(exc.code or 0)
     try:
         return _COMMANDS[args.command](args)
     except UserError as exc:
-        print(f"linksim: error: {exc}", file=sys.stderr)
+        print(f"linksim: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         if args.command == "train":
@@ -211,6 +255,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         else:
             print("linksim: interrupted; completed batches are saved, run again to resume", file=sys.stderr)
         return 130
+
+
+def one_line(message: str, limit: int = 2000) -> str:
+    """``message`` on one line (newlines become spaces), shortened to ``limit`` characters."""
+    text = " ".join(message.split("\n"))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def console_main(argv: Optional[List[str]] = None) -> None:  # pragma: no cover - console script

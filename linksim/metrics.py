@@ -40,6 +40,10 @@ class Metric:
         """Number of observations behind the estimate."""
         return 0.0
 
+    def check_totals(self, totals: Mapping[str, float]) -> Optional[Tuple[str, str]]:
+        """``(key, problem)`` if ``totals`` cannot come from a run (a results file read back), else None."""
+        return None
+
 
 @dataclass
 class ProportionMetric(Metric):
@@ -74,6 +78,16 @@ class ProportionMetric(Metric):
     def trials(self, totals: Mapping[str, float]) -> float:
         return totals.get(self.total, 0.0)
 
+    def check_totals(self, totals: Mapping[str, float]) -> Optional[Tuple[str, str]]:
+        count, total = totals.get(self.count), totals.get(self.total)
+        if total is not None and total < 0:
+            return self.total, f"{total:g} trials is negative"
+        if count is not None and count < 0:
+            return self.count, f"{count:g} is a negative count"
+        if count is not None and total is not None and count > total:
+            return self.count, f"{count:g} events out of {total:g} trials"
+        return None
+
 
 @dataclass
 class MeanMetric(Metric):
@@ -95,6 +109,12 @@ class MeanMetric(Metric):
 
     def trials(self, totals: Mapping[str, float]) -> float:
         return totals.get(f"{self.key}_count", 0.0)
+
+    def check_totals(self, totals: Mapping[str, float]) -> Optional[Tuple[str, str]]:
+        for key in (f"{self.key}_count", f"{self.key}_sumsq"):
+            if totals.get(key, 0.0) < 0:
+                return key, f"{totals[key]:g} is negative"
+        return None
 
 
 def _factory(metric: Metric) -> Callable[[], Metric]:

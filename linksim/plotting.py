@@ -16,8 +16,9 @@ import numpy as np
 from pydantic import ValidationError
 
 from .errors import UserError
+from .files import atomic_write_bytes
 from .registry import format_validation_error, theory
-from .results import (MetricRow, ResultStore, atomic_write_bytes, build_table, metric_rows, sweep_grid, table_csv,
+from .results import (MetricRow, ResultStore, build_table, metric_rows, sweep_grid, table_csv,
                       table_markdown, value_label)
 from .scenario import FigureSpec, TableSpec
 

@@ -15,8 +15,10 @@ Registering a component::
             order: int = 16
         ...
 
-A scenario may also name a user's own class by import path, ``"package.module:Class"``;
-the class then needs no registration line.
+A scenario may also name a class of a plugin module by import path,
+``"package.module:Class"`` (systems, channels and codes only): the module must be one
+the user listed (:mod:`linksim.plugins`) and the class a subclass of the kind's base
+class. Any other ``module:name`` is refused, so a scenario never reaches arbitrary code.
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ from dataclasses import dataclass
 import math
 from typing import Annotated, Any, Callable, Dict, Generic, Iterable, List, Optional, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, WithJsonSchema
+from pydantic import BeforeValidator, ConfigDict, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from . import plugins
 from .errors import UserError
+from .validation import StrictFields, error_path
 
 T = TypeVar("T")
 
@@ -66,6 +70,9 @@ def parse_number(value: Any) -> Any:
     YAML reads an unquoted ``1/24`` as the string ``"1/24"``, so sweep values can be
     written as the paper writes them. Other inputs are left to pydantic's float check.
     """
+    if isinstance(value, bool):
+        raise PydanticCustomError("bool_not_number", "expected a number, not the boolean {value}",
+                                  {"value": str(value).lower()})
     if not isinstance(value, str):
         return value
     text = value.strip()
@@ -96,10 +103,11 @@ Number = Annotated[
 ]
 
 
-class ParamsModel(BaseModel):
-    """Base for a component's parameter model: unknown keys are errors."""
+class ParamsModel(StrictFields):
+    """Base for a component's parameter model: unknown keys, non-finite numbers and
+    booleans given for numbers are errors (:class:`~linksim.validation.StrictFields`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 @dataclass(frozen=True)
@@ -123,10 +131,14 @@ class Registry(Generic[T]):
     """Name -> component table for one kind of component.
 
     :param kind: What the table holds, used in messages ("system", "channel", ...).
+    :param base: ``"module:Class"`` of the base class every component of this kind
+        subclasses; None where components are functions (metrics, theory curves), which
+        can then only be named by their registered name.
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, base: Optional[str] = None) -> None:
         self.kind = kind
+        self.base = base
         self._entries: Dict[str, Entry[T]] = {}
 
     def register(self, name: str, *, summary: Optional[str] = None) -> Callable[[T], T]:
@@ -168,38 +180,54 @@ class Registry(Generic[T]):
         return name in self._entries
 
     def get(self, name: str, *, field: str = "type") -> T:
-        """Look a component up by registered name or by ``module:Class`` import path.
+        """Look a component up by registered name, or by ``module:Class`` in a plugin module.
 
         :param field: Field path used in the error message when the name is unknown.
-        :raises UserError: unknown name, or an import path that does not resolve.
+        :raises UserError: unknown name; a ``module:name`` outside the plugin modules
+            the user listed, or not a subclass of this kind's base class.
         """
         load_builtins()
+        if not isinstance(name, str):
+            raise UserError(f"{field}: the name of a {self.kind} is text, not {type(name).__name__}")
         if name in self._entries:
             return self._entries[name].obj
         if ":" in name:
-            return _import_path(name, self.kind, field)
+            return self._plugin_class(name, field)
         known = ", ".join(sorted(self._entries)) or "(none)"
-        raise UserError(f"{field}: unknown {self.kind} {name!r}; known: {known}")
+        shown = name if len(name) <= 80 else name[:77] + "..."
+        raise UserError(f"{field}: unknown {self.kind} {shown!r}; known: {known}")
+
+    def _plugin_class(self, path: str, field: str) -> Any:
+        """The class ``module:Class`` of a listed plugin module (never any other object)."""
+        module_name, _, attr = path.partition(":")
+        shown = path if len(path) <= 80 else path[:77] + "..."
+        if self.base is None:
+            known = ", ".join(sorted(self._entries)) or "(none)"
+            raise UserError(f"{field}: {shown!r}: a {self.kind} is named by its registered name, not by "
+                            f"an import path; known: {known} (plugin modules register theirs)")
+        if not plugins.is_plugin(module_name):
+            raise UserError(
+                f"{field}: {shown!r} names code in module {module_name!r}, which is not a plugin module you "
+                f"listed; a scenario names registered {self.kind}s (linksim list), or classes of modules given "
+                f"with --plugin (see the README's trust model)"
+            )
+        parts = attr.split(".")
+        if not attr or not all(p.isidentifier() and not p.startswith("_") for p in parts):
+            raise UserError(f"{field}: {shown!r}: {attr!r} is not a public class name")
+        obj: Any = plugins.import_plugin(module_name, field)
+        for part in parts:
+            obj = getattr(obj, part, None)
+        base_module, _, base_name = self.base.partition(":")
+        base = getattr(importlib.import_module(base_module), base_name)
+        if not (isinstance(obj, type) and issubclass(obj, base)):
+            raise UserError(f"{field}: {shown!r} is not a {self.kind} class (a subclass of {base_module}.{base_name}) "
+                            f"of plugin module {module_name!r}")
+        return obj
 
 
-def _import_path(path: str, kind: str, field: str) -> Any:
-    module_name, _, attr = path.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise UserError(f"{field}: cannot import module {module_name!r} for {kind} {path!r}: {exc}") from None
-    try:
-        obj = module
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except AttributeError:
-        raise UserError(f"{field}: module {module_name!r} has no {attr!r} ({kind} {path!r})") from None
-    return obj
-
-
-systems: Registry[Any] = Registry("system")
-channels: Registry[Any] = Registry("channel")
-codes: Registry[Any] = Registry("code")
+systems: Registry[Any] = Registry("system", base="linksim.systems.base:System")
+channels: Registry[Any] = Registry("channel", base="linksim.phy.base:Channel")
+codes: Registry[Any] = Registry("code", base="linksim.phy.base:ChannelCode")
 datasets: Registry[Any] = Registry("dataset")
 metrics: Registry[Any] = Registry("metric")
 theory: Registry[Any] = Registry("theory curve")
@@ -254,11 +282,13 @@ def format_validation_error(exc: Any, prefix: str = "") -> str:
     """One readable line per pydantic error, each naming its field path."""
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in err["loc"])
+        loc = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in error_path(err))
         loc = loc.replace(".[", "[")
         path = f"{prefix}.{loc}" if prefix and loc else (prefix or loc)
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
         lines.append(f"{path}: {msg}")
     return "; ".join(lines)

@@ -17,16 +17,21 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Annotated, Any, Dict, Iterator, List, Optional, Sequence
+
+from pydantic import Field, StrictInt, ValidationError, field_validator
 
 from .errors import UserError
+from .files import atomic_write_text
+from .registry import format_validation_error
+from .validation import StrictFields
 
 FORMAT_VERSION = 1
 RESULTS_FILE = "results.json"
+#: Largest magnitude of an accumulated statistic read back (sums of squares stay finite).
+MAX_TOTAL = 1e150
 CSV_FILE = "results.csv"
 
 
@@ -48,28 +53,6 @@ class PointRecord:
         for key, value in stats.items():
             self.totals[key] = self.totals.get(key, 0.0) + float(value)
         self.batches += 1
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new file, never half."""
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class ResultStore:
@@ -139,27 +122,110 @@ class ResultStore:
         atomic_write_text(self.path, self.to_json())
 
 
-def load_results(path: Path | str) -> ResultStore:
-    """Read a ``results.json`` (or a run directory containing one).
+class _RecordFile(StrictFields):
+    """One record of ``results.json`` as read back (every field checked)."""
 
-    :raises UserError: missing or malformed file, named.
+    system: str = Field(..., max_length=200)
+    point_index: int = Field(..., ge=0, lt=100_000)
+    point: Dict[str, float] = Field(..., max_length=100)
+    totals: Dict[str, Annotated[float, Field(ge=-MAX_TOTAL, le=MAX_TOTAL)]] = Field(..., max_length=1000)
+    batches: int = Field(..., ge=0)
+    done: bool
+    stop_reason: str = Field(..., max_length=1000)
+    elapsed_s: float = Field(0.0, ge=0)
+
+
+class _ResultsFile(StrictFields):
+    """The top level of ``results.json`` as read back."""
+
+    linksim_results: StrictInt
+    scenario_hash: str = Field(..., max_length=200)
+    scenario: Dict[str, Any]
+    provenance: Dict[str, Any] = Field(default_factory=dict)
+    records: List[_RecordFile] = Field(default_factory=list)
+
+    @field_validator("linksim_results")
+    @classmethod
+    def _version(cls, version: int) -> int:
+        if version != FORMAT_VERSION:
+            raise ValueError(f"format version {version} is not {FORMAT_VERSION}, the one this linksim reads")
+        return version
+
+
+#: Largest results file read (bytes); a run of 100 systems x 1000 points is far below it.
+MAX_RESULTS_BYTES = 256 << 20
+#: Fields a results file's scenario always holds (linksim stores it with every default filled in).
+_RESOLVED_FIELDS = ("name", "sweep", "systems", "metrics", "monte_carlo")
+
+
+def load_results(path: Path | str, *, plugins: Sequence[str] = ()) -> ResultStore:
+    """Read a ``results.json`` (or a run directory containing one), checking all of it.
+
+    The stored scenario is validated like a scenario file (its figure and table names,
+    metrics and theory curves against the registries, so it runs no code), and every
+    record must belong to one of its systems and sweep points.
+
+    :param plugins: Plugin modules the user trusts (``--plugin``), for plugin metrics
+        or theory curves named by the stored scenario.
+    :raises UserError: missing or malformed file, naming the file and the field.
     """
+    from . import plugins as plugin_modules
+    from .assembly import check_outputs
+    from .metrics import get_metric
+    from .scenario import Scenario, _first_error
+
+    from .yaml_input import read_text
+
     path = Path(path)
     if path.is_dir():
         path = path / RESULTS_FILE
+    text = read_text(path, what="results file", max_bytes=MAX_RESULTS_BYTES, controls_allowed=True)
     try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such results file") from None
-    except (OSError, ValueError) as exc:
-        raise UserError(f"{path}: not a linksim results file: {exc}") from None
-    if not isinstance(payload, dict) or payload.get("linksim_results") != FORMAT_VERSION:
-        raise UserError(f"{path}: not a linksim results file (format {FORMAT_VERSION} expected)")
-    store = ResultStore(path.parent, payload["scenario"], payload["scenario_hash"])
-    store.provenance = payload.get("provenance", {})
-    for raw in payload.get("records", []):
-        rec = PointRecord(**raw)
-        store.records[(rec.system, rec.point_index)] = rec
+        payload = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise UserError(f"{path}: not a linksim results file: {' '.join(str(exc).split())[:300]}") from None
+    if not isinstance(payload, dict) or "linksim_results" not in payload:
+        raise UserError(f"{path}: not a linksim results file (no 'linksim_results' format field)")
+    try:
+        checked = _ResultsFile.model_validate(payload)
+    except ValidationError as exc:
+        raise UserError(f"{path}: {format_validation_error(exc)}") from None
+    plugin_modules.activate(plugins)
+    for name in _RESOLVED_FIELDS:
+        if name not in checked.scenario:
+            raise UserError(f"{path}: scenario.{name}: missing (a results file holds the resolved scenario)")
+    try:
+        scenario = Scenario.model_validate(checked.scenario)
+    except ValidationError as exc:
+        raise UserError(f"{path}: scenario.{_first_error(exc)}") from None
+    try:
+        check_outputs(scenario)
+    except UserError as exc:
+        missing = [name for name in scenario.plugins if not plugin_modules.is_plugin(name)]
+        hint = f" (the run used plugin modules {', '.join(missing)}: give them with --plugin)" if missing else ""
+        raise UserError(f"{path}: scenario.{exc}{hint}") from None
+    points = scenario.sweep.points()
+    labels = {spec.label for spec in scenario.systems}
+    metrics = [get_metric(name) for name in scenario.metrics]
+    store = ResultStore(path.parent, payload["scenario"], checked.scenario_hash)
+    store.provenance = checked.provenance
+    for i, raw in enumerate(checked.records):
+        if raw.system not in labels:
+            raise UserError(f"{path}: records[{i}].system: {raw.system!r} is not a system of the stored scenario")
+        if raw.point_index >= len(points):
+            raise UserError(f"{path}: records[{i}].point_index: {raw.point_index} is not a sweep point "
+                            f"(the stored scenario has {len(points)})")
+        if raw.point != points[raw.point_index]:
+            raise UserError(f"{path}: records[{i}].point: {raw.point} is not sweep point {raw.point_index} "
+                            f"of the stored scenario ({points[raw.point_index]})")
+        for metric in metrics:
+            problem = metric.check_totals(raw.totals)
+            if problem is not None:
+                raise UserError(f"{path}: records[{i}].totals.{problem[0]}: {problem[1]}")
+        key = (raw.system, raw.point_index)
+        if key in store.records:
+            raise UserError(f"{path}: records[{i}]: a second record of system {raw.system!r} at point {raw.point_index}")
+        store.records[key] = PointRecord(**raw.model_dump())
     return store
 
 

@@ -57,8 +57,16 @@ def set_up_system(scenario: Scenario, index: int, runtime: Runtime, points: Opti
     return system
 
 
+DEVICES = ("auto", "cpu", "cuda")
+
+
 def resolve_device(requested: str) -> str:
-    """``auto`` -> ``cuda:<current>`` when available, else ``cpu``; ``cuda`` without a GPU is an error."""
+    """``auto`` -> ``cuda:<current>`` when available, else ``cpu``; ``cuda`` without a GPU is an error.
+
+    :raises UserError: ``requested`` is not one of :data:`DEVICES`, or ``cuda`` without a GPU.
+    """
+    if requested not in DEVICES:
+        raise UserError(f"device: {requested!r} is not one of {', '.join(DEVICES)}")
     has_cuda = torch.cuda.is_available()
     if requested == "cuda" and not has_cuda:
         raise UserError("device: 'cuda' requested but no CUDA device is available (use auto or cpu)")
@@ -259,6 +267,47 @@ def default_out_dir(scenario: Scenario, quick: bool) -> Path:
     return Path("runs") / (f"{scenario.name}-quick" if quick else scenario.name)
 
 
+#: The scenarios shipped with linksim's source tree, and the folder of their committed figures.
+SHIPPED_SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+SHIPPED_PLOTS_DIR = SHIPPED_SCENARIOS_DIR.parent / "plots"
+
+
+def is_shipped_scenario(path: Optional[Path]) -> bool:
+    """True if ``path`` is one of the scenario files shipped in linksim's ``scenarios/`` folder."""
+    if path is None:
+        return False
+    try:
+        return Path(path).resolve().parent == SHIPPED_SCENARIOS_DIR and SHIPPED_PLOTS_DIR.is_dir()
+    except OSError:
+        return False
+
+
+def figures_dir(out_dir: Path, *, plots_dir: Optional[Path], out_given: bool, quick: bool,
+                scenario_path: Optional[Path]) -> Path:
+    """Where a run writes its figures and tables.
+
+    ``--plots`` if given. Otherwise a full run (no ``--quick``, no ``--out``) of a
+    shipped scenario refreshes the committed figures in ``plots/``, and every other run
+    writes them beside its results, in ``out_dir``: a smoke run never overwrites them.
+    """
+    if plots_dir is not None:
+        return Path(plots_dir)
+    if not quick and not out_given and is_shipped_scenario(scenario_path):
+        return SHIPPED_PLOTS_DIR
+    return out_dir
+
+
+def prepare_cache(cache_dir: Path) -> Path:
+    """Check that the weight/data cache is a folder or can be created (``--cache``).
+
+    It need not be writable: shipped and cached weights load from a read-only cache, and
+    a model that must be trained there stops with a message before its training starts.
+    """
+    from .files import ensure_folder
+
+    return ensure_folder(cache_dir, "--cache")
+
+
 def run_scenario(
     scenario: Scenario,
     *,
@@ -269,37 +318,50 @@ def run_scenario(
     quick: bool = False,
     cache_dir: Optional[Path] = None,
     progress: bool = True,
+    scenario_path: Optional[Path] = None,
 ) -> RunResult:
     """Run ``scenario`` end to end: simulate (resuming), write CSV and figures.
 
+    Every folder is checked, and the run folder locked, before anything is trained or
+    simulated; a second run into a locked folder stops with a :class:`UserError`.
+
     :param out: Run directory (default ``runs/<name>[-quick]``).
-    :param plots_dir: Where figure PDFs and tables go (default ``plots/``).
+    :param plots_dir: Where figure PDFs and tables go (default: see :func:`figures_dir`).
     :param device: Overrides the scenario's ``device`` (auto/cpu/cuda).
     :param fresh: Discard earlier results in ``out`` instead of resuming.
     :param quick: Apply the scenario's quick Monte-Carlo overrides and tiny training.
+    :param scenario_path: The file the scenario came from (a shipped one refreshes ``plots/``).
     """
+    from .files import FolderLock, check_writable_folder, clean_stale_temp_files
     from .plotting import draw_outputs
 
     if quick:
         scenario = scenario.with_quick()
     runtime = Runtime(
         device=resolve_device(device or scenario.device),
-        cache_dir=Path(cache_dir) if cache_dir is not None else default_cache_dir(),
+        cache_dir=prepare_cache(Path(cache_dir) if cache_dir is not None else default_cache_dir()),
         quick=quick,
     )
-    out_dir = Path(out) if out is not None else default_out_dir(scenario, quick)
-    resolved = scenario.model_dump(mode="json")
-    scenario_hash = scenario.content_hash() + ("-quick" if quick else "")
-    store = ResultStore.open(out_dir, resolved, scenario_hash, fresh=fresh)
-    started = time.time()
-    previous_elapsed = float(store.provenance.get("elapsed_s", 0.0))
-    store.provenance.update(collect_provenance(device=runtime.device, scenario_hash=scenario_hash,
-                                               seed=scenario.seed, quick=quick))
-    Runner(scenario, store, runtime, progress=progress).run()
-    store.provenance["elapsed_s"] = previous_elapsed + (time.time() - started)
-    store.save()
-    csv_path = write_csv(store)
-    figures, tables = draw_outputs(store, Path(plots_dir) if plots_dir is not None else Path("plots"))
+    out_dir = check_writable_folder(Path(out) if out is not None else default_out_dir(scenario, quick), "--out")
+    figures_to = check_writable_folder(
+        figures_dir(out_dir, plots_dir=plots_dir, out_given=out is not None, quick=quick,
+                    scenario_path=scenario_path), "--plots")
+    with FolderLock(out_dir, "--out"):
+        clean_stale_temp_files(out_dir)
+        if figures_to.resolve() != out_dir.resolve():
+            clean_stale_temp_files(figures_to, older_than_s=3600)  # a shared folder: only old leftovers
+        resolved = scenario.resolved()
+        scenario_hash = scenario.content_hash() + ("-quick" if quick else "")
+        store = ResultStore.open(out_dir, resolved, scenario_hash, fresh=fresh)
+        started = time.time()
+        previous_elapsed = float(store.provenance.get("elapsed_s", 0.0))
+        store.provenance.update(collect_provenance(device=runtime.device, scenario_hash=scenario_hash,
+                                                   seed=scenario.seed, quick=quick))
+        Runner(scenario, store, runtime, progress=progress).run()
+        store.provenance["elapsed_s"] = previous_elapsed + (time.time() - started)
+        store.save()
+        csv_path = write_csv(store)
+        figures, tables = draw_outputs(store, figures_to)
     return RunResult(out_dir, store.path, csv_path, figures, store, tables)
 
 
@@ -326,7 +388,7 @@ def train_scenario(
 
     runtime = Runtime(
         device=resolve_device(device or scenario.device),
-        cache_dir=Path(cache_dir) if cache_dir is not None else default_cache_dir(),
+        cache_dir=prepare_cache(Path(cache_dir) if cache_dir is not None else default_cache_dir()),
         quick=quick,
     )
     labels = [spec.label for spec in scenario.systems]

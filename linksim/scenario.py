@@ -12,24 +12,39 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
+import string
 from pathlib import Path
 from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from . import plugins as plugin_modules
 from .errors import UserError
 from .registry import Number, format_validation_error, parse_number  # noqa: F401  (parse_number re-exported)
+from .validation import StrictFields, error_path, field_error
+from .yaml_input import read_yaml as _read_yaml_file
 
+#: Most sweep points of a scenario.
 MAX_SWEEP_POINTS = 1000
+#: Most systems, metrics, figures and tables of a scenario (each).
+MAX_ITEMS = 100
+#: Largest batch (examples per ``simulate`` call); systems may state a lower limit from memory.
+MAX_BATCH_SIZE = 10**7
+#: Most batches per sweep point.
+MAX_BATCHES = 10**9
+#: Longest label, title or other short text.
+MAX_TEXT = 200
+#: Range of a swept or fixed value in dB (a parameter named ``*_db``): 10**(x/10) stays
+#: a normal double, and no link is simulated outside it.
+MIN_DB, MAX_DB = -200.0, 300.0
+#: Largest magnitude of any other swept or fixed value.
+MAX_SWEEP_VALUE = 1e12
 
 
-
-
-class StrictModel(BaseModel):
-    """Base of the schema: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid")
+class StrictModel(StrictFields):
+    """Base of the schema: unknown keys, non-finite numbers and booleans as numbers are errors."""
 
 
 class SweepSpec(StrictModel):
@@ -41,29 +56,46 @@ class SweepSpec(StrictModel):
     ``fixed`` may be fractions ``"a/b"`` (``values: [1/24, 1/12, 1/2.5]``), stored as floats.
     """
 
-    parameter: str = Field("snr_db", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    values: Optional[List[Number]] = None
+    parameter: str = Field("snr_db", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)
+    values: Optional[List[Number]] = Field(None, max_length=MAX_SWEEP_POINTS)
     start: Optional[float] = None
     stop: Optional[float] = None
     step: Optional[float] = Field(None, gt=0)
-    fixed: Dict[str, Number] = Field(default_factory=dict)
+    fixed: Dict[str, Number] = Field(default_factory=dict, max_length=64)
 
     @model_validator(mode="after")
     def _one_grid(self) -> "SweepSpec":
         grid = (self.start, self.stop, self.step)
         if self.values is not None:
             if any(v is not None for v in grid):
-                raise ValueError("give either values or start/stop/step, not both")
+                raise field_error("values", "give either values or start/stop/step, not both")
             if not self.values:
-                raise ValueError("values must not be empty")
+                raise field_error("values", "must not be empty")
         elif any(v is None for v in grid):
-            raise ValueError("give values, or all of start, stop and step")
+            missing = next(n for n, v in zip(("start", "stop", "step"), grid) if v is None)
+            raise field_error(missing, "give values, or all of start, stop and step")
         elif self.stop < self.start:  # type: ignore[operator]
-            raise ValueError("stop must be >= start")
+            raise field_error("stop", "must be >= start")
+        elif not (self.stop - self.start) / self.step <= MAX_SWEEP_POINTS:  # type: ignore[operator]
+            raise field_error("step", f"start/stop/step give more than {MAX_SWEEP_POINTS} sweep points")
         if len(self.grid()) > MAX_SWEEP_POINTS:
-            raise ValueError(f"more than {MAX_SWEEP_POINTS} sweep points")
+            raise field_error("values", f"more than {MAX_SWEEP_POINTS} sweep points")
         if self.parameter in self.fixed:
-            raise ValueError(f"{self.parameter!r} is swept and cannot also be fixed")
+            raise field_error(f"fixed.{self.parameter}", f"{self.parameter!r} is swept and cannot also be fixed")
+        for name, value in [*((f"values[{i}]", v) for i, v in enumerate(self.grid()) if self.values is not None),
+                            *((f"fixed.{k}", v) for k, v in self.fixed.items())]:
+            which = self.parameter if name.startswith("values") else name.split(".", 1)[1]
+            low, high = (MIN_DB, MAX_DB) if which.endswith("_db") else (-MAX_SWEEP_VALUE, MAX_SWEEP_VALUE)
+            if not low <= value <= high:
+                raise field_error(name, f"{value:g} is outside [{low:g}, {high:g}]"
+                                        + (" dB" if which.endswith("_db") else ""))
+        for name, value in (("start", self.start), ("stop", self.stop)):
+            if value is not None and not -MAX_SWEEP_VALUE <= value <= MAX_SWEEP_VALUE:
+                raise field_error(name, f"{value:g} is outside [{-MAX_SWEEP_VALUE:g}, {MAX_SWEEP_VALUE:g}]")
+        if self.values is None and self.parameter.endswith("_db"):
+            for name, value in (("start", self.start), ("stop", self.stop)):
+                if not MIN_DB <= value <= MAX_DB:  # type: ignore[operator]
+                    raise field_error(name, f"{value:g} is outside [{MIN_DB:g}, {MAX_DB:g}] dB")
         return self
 
     def grid(self) -> List[float]:
@@ -88,34 +120,35 @@ class MonteCarloSpec(StrictModel):
     below ``min_value`` (a BER floor).
     """
 
-    batch_size: int = Field(1000, ge=1)
-    max_batches: int = Field(100, ge=1)
-    min_batches: int = Field(1, ge=1)
-    target_errors: Optional[int] = Field(100, ge=1)
-    stop_metric: Optional[str] = None
+    batch_size: int = Field(1000, ge=1, le=MAX_BATCH_SIZE)
+    max_batches: int = Field(100, ge=1, le=MAX_BATCHES)
+    min_batches: int = Field(1, ge=1, le=MAX_BATCHES)
+    target_errors: Optional[int] = Field(100, ge=1, le=10**15)
+    stop_metric: Optional[str] = Field(None, max_length=MAX_TEXT)
     min_value: Optional[float] = Field(None, gt=0, lt=1)
     skip_error_free: bool = True
     ci_rel_width: Optional[float] = Field(None, gt=0)
     confidence: float = Field(0.95, gt=0.5, lt=1)
     ci_method: Literal["wilson", "clopper_pearson"] = "wilson"
-    chunk_batches: int = Field(10, ge=1)
+    chunk_batches: int = Field(10, ge=1, le=10**6)
     quick: Dict[str, Any] = Field(
         default_factory=lambda: {"batch_size": 100, "max_batches": 2, "min_batches": 1},
-        description="Overrides applied in --quick mode.",
+        description="Overrides applied in --quick mode (checked by validate as well).",
+        max_length=32,
     )
 
     @model_validator(mode="after")
     def _batches(self) -> "MonteCarloSpec":
         if self.min_batches > self.max_batches:
-            raise ValueError("min_batches must be <= max_batches")
+            raise field_error("min_batches", f"must be <= max_batches ({self.max_batches})")
         return self
 
 
 class SystemSpec(StrictModel):
     """One system to simulate: a label, a registered type (or ``module:Class``), params."""
 
-    label: str = Field(..., min_length=1)
-    type: str = Field(..., min_length=1)
+    label: str = Field(..., min_length=1, max_length=MAX_TEXT)
+    type: str = Field(..., min_length=1, max_length=MAX_TEXT)
     params: Dict[str, Any] = Field(default_factory=dict)
     channel: Optional[Dict[str, Any]] = Field(None, description="Overrides the scenario's channel.")
     training: Optional[Dict[str, Any]] = None
@@ -124,8 +157,8 @@ class SystemSpec(StrictModel):
 class TheoryCurveSpec(StrictModel):
     """A closed-form curve drawn dashed on a figure (``type`` from ``linksim list``)."""
 
-    type: str
-    label: Optional[str] = None
+    type: str = Field(..., max_length=MAX_TEXT)
+    label: Optional[str] = Field(None, max_length=MAX_TEXT)
     params: Dict[str, Any] = Field(default_factory=dict)
 
 
@@ -140,19 +173,56 @@ class FigureSpec(StrictModel):
     (``fractions``); both need ``x`` to be the swept parameter.
     """
 
-    file: str = Field(..., pattern=r"^[^/\\]+\.pdf$")
-    y: str
-    x: Optional[str] = None
+    file: str = Field(..., pattern=r"^[^/\\\x00-\x1f\x7f]+\.pdf$", max_length=100)
+    y: str = Field(..., max_length=MAX_TEXT)
+    x: Optional[str] = Field(None, max_length=MAX_TEXT)
     scale: Optional[Literal["log", "linear"]] = None
     xscale: Literal["linear", "log"] = "linear"
     xticks: Literal["auto", "values", "fractions"] = "auto"
-    title: Optional[str] = None
-    xlabel: Optional[str] = None
-    ylabel: Optional[str] = None
-    systems: Optional[List[str]] = None
-    theory: List[TheoryCurveSpec] = Field(default_factory=list)
+    title: Optional[str] = Field(None, max_length=MAX_TEXT)
+    xlabel: Optional[str] = Field(None, max_length=MAX_TEXT)
+    ylabel: Optional[str] = Field(None, max_length=MAX_TEXT)
+    systems: Optional[List[str]] = Field(None, max_length=MAX_ITEMS)
+    theory: List[TheoryCurveSpec] = Field(default_factory=list, max_length=MAX_ITEMS)
     ci: bool = True
     ylim: Optional[Tuple[float, float]] = None
+
+    @field_validator("ylim")
+    @classmethod
+    def _increasing(cls, ylim: Optional[Tuple[float, float]]) -> Optional[Tuple[float, float]]:
+        if ylim is not None and not ylim[0] < ylim[1]:
+            raise ValueError(f"the lower limit must be below the upper one (got [{ylim[0]:g}, {ylim[1]:g}])")
+        return ylim
+
+
+_FORMAT_SPEC = re.compile(r"^(.?[<>=^])?[+\- ]?#?0?(?P<width>\d{1,3})?[,_]?(\.(?P<precision>\d{1,3}))?[eEfFgGn%]?$")
+
+
+def check_number_format(fmt: str) -> None:
+    """Accept ``fmt`` only if it formats one number with a plain format spec (``"{:.2f}"``).
+
+    Width and precision are at most 100, so a table cell stays small; ``{0[0]}``,
+    ``{0.attr}``, ``{!r}`` and a second field are refused.
+
+    :raises ValueError: what is wrong with ``fmt``.
+    """
+    try:
+        fields = [f for f in string.Formatter().parse(fmt) if f[1] is not None]
+    except ValueError as exc:
+        raise ValueError(f"{fmt!r} is not a format for one number, e.g. '{{:.2f}}' ({exc})") from None
+    if len(fields) != 1:
+        raise ValueError(f"{fmt!r} must hold exactly one replacement field, e.g. '{{:.2f}}'")
+    _, name, spec, conversion = fields[0]
+    match = _FORMAT_SPEC.match(spec or "")
+    if name not in ("", "0") or conversion is not None or match is None or "{" in (spec or ""):
+        raise ValueError(f"{fmt!r} is not a format for one number, e.g. '{{:.2f}}' or '{{:>8.3g}}'")
+    for part in ("width", "precision"):
+        if match.group(part) is not None and int(match.group(part)) > 100:
+            raise ValueError(f"{fmt!r}: {part} {match.group(part)} is over 100")
+    try:
+        fmt.format(1.0)
+    except (ValueError, IndexError, KeyError, AttributeError) as exc:
+        raise ValueError(f"{fmt!r} is not a format for one number, e.g. '{{:.2f}}' ({exc})") from None
 
 
 class TableSpec(StrictModel):
@@ -165,55 +235,95 @@ class TableSpec(StrictModel):
     full precision), empty where the point has no data.
     """
 
-    file: str = Field(..., pattern=r"^[^/\\]+\.csv$")
-    metrics: List[str] = Field(..., min_length=1)
-    systems: Optional[List[str]] = None
-    format: Optional[str] = None
-    scale: Dict[str, float] = Field(default_factory=dict)
+    file: str = Field(..., pattern=r"^[^/\\\x00-\x1f\x7f]+\.csv$", max_length=100)
+    metrics: List[str] = Field(..., min_length=1, max_length=MAX_ITEMS)
+    systems: Optional[List[str]] = Field(None, max_length=MAX_ITEMS)
+    format: Optional[str] = Field(None, max_length=MAX_TEXT)
+    scale: Dict[str, float] = Field(default_factory=dict, max_length=MAX_ITEMS)
     labels: Literal["values", "fractions"] = "values"
     markdown: bool = Field(True, description="Also write the table as Markdown (same name, .md).")
+
+    @field_validator("file")
+    @classmethod
+    def _not_results_csv(cls, file: str) -> str:
+        if file == "results.csv":
+            raise ValueError("results.csv is the name of the run's own results table; choose another name")
+        return file
 
     @field_validator("format")
     @classmethod
     def _format_one_number(cls, fmt: Optional[str]) -> Optional[str]:
-        if fmt is None:
-            return fmt
-        try:
-            fmt.format(1.0)
-        except (ValueError, IndexError, KeyError, AttributeError) as exc:
-            raise ValueError(f"{fmt!r} is not a format for one number, e.g. '{{:.2f}}' ({exc})") from None
+        if fmt is not None:
+            check_number_format(fmt)
         return fmt
 
 
 class Scenario(StrictModel):
     """A complete simulation scenario (the YAML file)."""
 
-    name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]+$")
-    description: str = ""
+    name: str = Field(..., pattern=r"^[A-Za-z0-9_.-]+$", max_length=100)
+    description: str = Field("", max_length=10_000)
+    plugins: List[str] = Field(
+        default_factory=list, max_length=MAX_ITEMS,
+        description="Plugin modules the scenario needs; each must also be listed by the user (--plugin).")
     seed: int = Field(0, ge=0, lt=2**63)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     data: Optional[Dict[str, Any]] = None
     channel: Dict[str, Any] = Field(default_factory=lambda: {"type": "awgn"})
     sweep: SweepSpec = Field(default_factory=lambda: SweepSpec(values=[0.0]))
-    systems: List[SystemSpec] = Field(..., min_length=1)
-    metrics: List[str] = Field(..., min_length=1)
+    systems: List[SystemSpec] = Field(..., min_length=1, max_length=MAX_ITEMS)
+    metrics: List[str] = Field(..., min_length=1, max_length=MAX_ITEMS)
     monte_carlo: MonteCarloSpec = Field(default_factory=MonteCarloSpec)
-    figures: List[FigureSpec] = Field(default_factory=list)
-    tables: List[TableSpec] = Field(default_factory=list)
+    figures: List[FigureSpec] = Field(default_factory=list, max_length=MAX_ITEMS)
+    tables: List[TableSpec] = Field(default_factory=list, max_length=MAX_ITEMS)
+
+    @field_validator("plugins")
+    @classmethod
+    def _module_names(cls, names: List[str]) -> List[str]:
+        for name in names:
+            if not plugin_modules.MODULE_NAME.match(name):
+                raise ValueError(f"{name!r} is not a Python module name (e.g. my_package.my_module)")
+        return names
+
+    @model_validator(mode="after")
+    def _distinct_files(self) -> "Scenario":
+        for kind, specs in (("figures", self.figures), ("tables", self.tables)):
+            first: Dict[str, int] = {}
+            for i, spec in enumerate(specs):
+                if spec.file in first:
+                    raise field_error(f"{kind}[{i}].file", f"{spec.file!r} is also written by {kind}[{first[spec.file]}]")
+                first[spec.file] = i
+        return self
 
     @field_validator("systems")
     @classmethod
     def _unique_labels(cls, systems: List[SystemSpec]) -> List[SystemSpec]:
         seen = set()
-        for spec in systems:
+        for i, spec in enumerate(systems):
             if spec.label in seen:
-                raise ValueError(f"duplicate system label {spec.label!r}")
+                raise field_error(f"[{i}].label", f"duplicate system label {spec.label!r}")
             seen.add(spec.label)
         return systems
 
+    @field_validator("metrics")
+    @classmethod
+    def _unique_metrics(cls, names: List[str]) -> List[str]:
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise field_error(f"[{i}]", f"{name!r} is listed twice")
+        return names
+
     def canonical_json(self) -> str:
-        """Deterministic JSON of the resolved scenario (for hashing and provenance)."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """Deterministic JSON of the resolved scenario (for hashing and provenance).
+
+        An empty ``plugins`` list is left out, so scenarios written before plugins were
+        declared keep their hash (and their run folders resume).
+        """
+        return json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"))
+
+    def resolved(self) -> Dict[str, Any]:
+        """The scenario with every default filled in, as JSON-able data (stored in results.json)."""
+        return self.model_dump(mode="json", exclude={"plugins"} if not self.plugins else None)
 
     def content_hash(self) -> str:
         """SHA-256 of :meth:`canonical_json` (first 16 hex digits)."""
@@ -262,48 +372,69 @@ def _path_str(loc: Sequence[Any]) -> str:
 
 
 def read_yaml(path: Path) -> Tuple[Any, Optional[yaml.Node]]:
-    """Parse a YAML file; syntax errors become a :class:`UserError` with line:column."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such scenario file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
-        node = yaml.compose(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise UserError(f"{where}: YAML syntax error: {exc.problem or exc}") from None
-    except yaml.YAMLError as exc:
-        raise UserError(f"{path}: YAML error: {exc}") from None
-    return data, node
+    """Parse a scenario file within the bounds of :mod:`linksim.yaml_input` (size, depth, aliases)."""
+    return _read_yaml_file(path)
 
 
-def parse_scenario(data: Any, *, source: str = "<scenario>", node: Optional[yaml.Node] = None) -> Scenario:
-    """Validate a parsed mapping into a :class:`Scenario`, then check its components."""
+def _located(source: str, node: Optional[yaml.Node], message: str) -> UserError:
+    """``source:line: message``, the line found from the field path that starts ``message``."""
+    field = message.split(":", 1)[0]
+    line = _node_line(node, _parse_path(field)) if _FIELD_PATH.match(field) else None
+    return UserError(f"{source}:{line}: {message}" if line else f"{source}: {message}")
+
+
+_FIELD_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\[\d+\]|\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def _first_error(exc: ValidationError) -> str:
+    """``field.path: message`` of a schema error (``(and N more)`` when there are more)."""
+    errors = exc.errors()
+    err = errors[0]
+    loc = list(error_path(err))
+    msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{_path_str(loc) or 'scenario'}: {msg}{more}"
+
+
+def parse_scenario(data: Any, *, source: str = "<scenario>", node: Optional[yaml.Node] = None,
+                   plugins: Sequence[str] = ()) -> Scenario:
+    """Validate a parsed mapping into a :class:`Scenario`, then check its components.
+
+    The plugin modules the user listed (``plugins``, ``$LINKSIM_PLUGINS``, installed
+    entry points) are imported first; those the scenario declares must be among them.
+
+    :raises UserError: ``source:line: field.path: message`` for the first problem.
+    """
     if not isinstance(data, dict):
-        raise UserError(f"{source}: a scenario must be a mapping of fields (got {type(data).__name__})")
+        line = f":{node.start_mark.line + 1}" if node is not None else ""
+        kind = "nothing" if data is None else f"a {type(data).__name__}"
+        raise UserError(f"{source}{line}: a scenario must be a mapping of fields (name:, systems:, ...), "
+                        f"not {kind}")
     try:
+        plugin_modules.activate(plugins)
+    except UserError as exc:
+        raise UserError(f"{source}: {exc}") from None
+    declared = data.get("plugins")
+    try:
+        if isinstance(declared, list):
+            plugin_modules.check_declared(declared)
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = list(err["loc"])
-        line = _node_line(node, loc)
-        where = f"{source}:{line}" if line else source
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
-        raise UserError(f"{where}: {_path_str(loc) or 'scenario'}: {msg}{more}") from None
+        raise _located(source, node, _first_error(exc)) from None
+    except UserError as exc:
+        raise _located(source, node, str(exc)) from None
     try:
+        quick = scenario.with_quick().monte_carlo
+        if "stop_metric" in scenario.monte_carlo.quick and quick.stop_metric not in (None, *scenario.metrics):
+            raise UserError(f"monte_carlo.quick.stop_metric: {quick.stop_metric!r} is not one of the "
+                            f"scenario's metrics")
         from .assembly import check_components
 
         check_components(scenario)
     except UserError as exc:
-        field = str(exc).split(":", 1)[0]
-        line = _node_line(node, _parse_path(field))
-        prefix = f"{source}:{line}" if line else source
-        raise UserError(f"{prefix}: {exc}") from None
+        raise _located(source, node, str(exc)) from None
     return scenario
 
 
@@ -320,14 +451,15 @@ def _parse_path(path: str) -> List[Any]:
     return out
 
 
-def load_scenario(path: Path | str) -> Scenario:
+def load_scenario(path: Path | str, *, plugins: Sequence[str] = ()) -> Scenario:
     """Read, validate and check a scenario YAML file.
 
+    :param plugins: Plugin modules the user trusts (``--plugin``), imported first.
     :raises UserError: with ``file:line: field.path: message`` for the first problem.
     """
     path = Path(path)
     data, node = read_yaml(path)
-    return parse_scenario(data, source=str(path), node=node)
+    return parse_scenario(data, source=str(path), node=node, plugins=plugins)
 
 
 def json_schema() -> Dict[str, Any]:

@@ -74,10 +74,13 @@ def training_units(scenario: Scenario, runtime: Runtime, only: Optional[Sequence
 
 
 def unit_command(scenario_path: Path, unit: TrainingUnit, *, threads: int, quick: bool = False,
-                 cache_dir: Optional[Path] = None, device: Optional[str] = None) -> List[str]:
-    """The ``python -m linksim train ...`` command line of ``unit``."""
+                 cache_dir: Optional[Path] = None, device: Optional[str] = None,
+                 plugins: Sequence[str] = ()) -> List[str]:
+    """The ``python -m linksim train ...`` command line of ``unit`` (with the user's ``--plugin`` modules)."""
     cmd = [sys.executable, "-m", "linksim", "train", str(scenario_path), "--only", unit.label,
            "--threads", str(threads)]
+    for module in plugins:
+        cmd += ["--plugin", module]
     for index in unit.points:
         cmd += ["--point", str(index)]
     if quick:

@@ -12,6 +12,10 @@ and only when neither has them does the system train, then saves into the cache.
 Any change of model, training settings or data changes the hash, so stale weights
 are never used.
 
+A weights file is used only if its SHA-256 is the one recorded in its ``.json`` when it
+was saved: a file that was replaced or damaged is refused with a warning naming it, and
+the model is trained again into the cache (a shipped file is never overwritten).
+
 Weights that are missing are trained under :meth:`WeightStore.claim` (a file lock
 per key), so that the processes of ``linksim train --jobs N`` (or two users of one
 cache) train each model once: a process that finds a model being trained waits for it
@@ -28,10 +32,11 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, Optional, Tuple
 
+from .errors import UserError
 from .provenance import file_sha256, package_versions
-from .results import atomic_write_text
+from .files import atomic_write_text
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "weights"
 WEIGHTS_SUFFIX = ".weights.h5"
@@ -43,6 +48,43 @@ def config_hash(*parts: Dict[str, Any]) -> str:
     """Stable 16-hex-digit hash of JSON-able configuration dicts."""
     blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+_VERIFIED: Dict[Tuple[str, int, int], bool] = {}  # (path, size, mtime_ns) -> verdict, per process
+
+
+def meta_path(weights: Path) -> Path:
+    """The ``.json`` record beside a weights file (``<key>.json`` for ``<key>.weights.h5``)."""
+    return weights.with_name(weights.name[: -len(WEIGHTS_SUFFIX)] + ".json")
+
+
+def verify_weights(path: Path) -> bool:
+    """True if ``path``'s SHA-256 is the one recorded in its ``.json``; else warn on stderr and say False."""
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        return False
+    memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if memo in _VERIFIED:
+        return _VERIFIED[memo]
+    record = meta_path(path)
+    problem = ""
+    try:
+        recorded = json.loads(record.read_text(encoding="utf-8")).get("sha256")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if not isinstance(recorded, str):
+        problem = f"it has no readable record of its SHA-256 ({record.name})"
+    else:
+        actual = file_sha256(path)
+        if actual != recorded:
+            problem = f"its SHA-256 {actual[:16]}... is not the {recorded[:16]}... recorded in {record.name}"
+    if problem:
+        print(f"linksim: warning: {path}: {problem}; not used: the model is trained again into the cache",
+              file=sys.stderr, flush=True)
+    _VERIFIED[memo] = not problem
+    return not problem
 
 
 def _command_line() -> str:
@@ -69,12 +111,28 @@ class WeightStore:
         return self.cache_dir / f"{key}{WEIGHTS_SUFFIX}"
 
     def find(self, key: str) -> Optional[Path]:
-        """The weights file for ``key`` (cache first, then shipped), or None."""
+        """The verified weights file for ``key`` (cache first, then shipped), or None.
+
+        A file whose SHA-256 differs from its record (or that has no record) is skipped
+        with a warning on stderr, so the caller trains the model again.
+        """
         for folder in (self.cache_dir, self.shipped_dir):
             path = folder / f"{key}{WEIGHTS_SUFFIX}"
-            if path.exists():
+            if path.exists() and verify_weights(path):
                 return path
         return None
+
+    def load_into(self, model: Any, path: Path) -> None:
+        """Load the weights file ``path`` (from :meth:`find` or :meth:`claim`) into a Keras ``model``.
+
+        :raises UserError: the file does not fit the model (it names the file).
+        """
+        try:
+            model.load_weights(str(path))
+        except Exception as exc:  # h5py, Keras and shape errors alike: name the file, no traceback
+            raise UserError(f"{path}: cannot load these {self.kind} weights into the model "
+                            f"({type(exc).__name__}: {' '.join(str(exc).split())[:300]}); delete the file "
+                            f"(and its .json) to train the model again") from None
 
     @contextmanager
     def claim(self, key: str) -> Iterator[Optional[Path]]:
@@ -105,8 +163,13 @@ class WeightStore:
         except ImportError:  # pragma: no cover - no POSIX locks: parallel training may duplicate work
             yield
             return
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        lock_path = (self.cache_dir / f".{key}.lock").resolve()
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            lock_path = (self.cache_dir / f".{key}.lock").resolve()
+            open(lock_path, "a").close()
+        except OSError as exc:
+            raise UserError(f"--cache: {self.kind} weights {key} must be trained, but the cache {self.cache_dir} "
+                            f"is not writable ({exc.strerror or exc}); give a writable --cache") from None
         if _HELD_LOCKS.get(lock_path):
             _HELD_LOCKS[lock_path] += 1
             try:
@@ -122,6 +185,8 @@ class WeightStore:
                       flush=True)
                 fcntl.flock(handle, fcntl.LOCK_EX)
             _HELD_LOCKS[lock_path] = 1
+            for stale in self.cache_dir.glob(f".{key}{WEIGHTS_SUFFIX}.*.tmp{WEIGHTS_SUFFIX}"):
+                stale.unlink(missing_ok=True)  # left by a killed process that trained this key
             try:
                 yield
             finally:
@@ -148,7 +213,7 @@ class WeightStore:
                 "versions": package_versions(),
                 **info,
             }
-            atomic_write_text(path.with_suffix("").with_suffix(".json"), json.dumps(meta, indent=1, default=str))
+            atomic_write_text(meta_path(path), json.dumps(meta, indent=1, default=str))
             tmp.replace(path)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -164,14 +229,14 @@ class WeightStore:
         src = self.find(key)
         if src is None:
             raise FileNotFoundError(f"no weights {key!r} of kind {self.kind!r} to ship")
-        meta_src = src.with_suffix("").with_suffix(".json")
+        meta_src = meta_path(src)
         self.shipped_dir.mkdir(parents=True, exist_ok=True)
         dst = self.shipped_dir / src.name
-        if dst.exists() and dst.with_suffix("").with_suffix(".json").exists() and file_sha256(dst) == file_sha256(src):
+        if dst.exists() and meta_path(dst).exists() and file_sha256(dst) == file_sha256(src):
             return dst
         if src != dst:
             shutil.copyfile(src, dst)
         meta = json.loads(meta_src.read_text()) if meta_src.exists() else {}
         meta["command"] = command
-        atomic_write_text(dst.with_suffix("").with_suffix(".json"), json.dumps(meta, indent=1, default=str))
+        atomic_write_text(meta_path(dst), json.dumps(meta, indent=1, default=str))
         return dst

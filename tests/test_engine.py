@@ -159,7 +159,7 @@ BAD_CASES = [
     ({"metrics": ["nonsense"]}, "metrics[0]: unknown metric"),
     ({"sweep": {"parameter": "k_over_n", "values": [1]}}, "sweep.parameter: system 'coin'"),
     ({"figures": [{"file": "a.pdf", "y": "bler"}]}, "figures[0].y"),
-    ({"sweep": {"start": 5, "stop": 1, "step": 1}}, "stop must be >= start"),
+    ({"sweep": {"start": 5, "stop": 1, "step": 1}}, "sweep.stop: must be >= start"),
     ({"channel": {"type": "rician", "k_factor": -1}}, "channel.k_factor"),
 ]
 
@@ -202,9 +202,13 @@ def test_missing_file_and_cuda_request(tmp_path, capsys):
 
 
 def test_user_plugin_by_import_path_runs_from_yaml(tmp_path, capsys):
-    data = dict(TOY, systems=[{"label": "coin", "type": "toy_plugin:ToyCoin"}])
+    data = dict(TOY, plugins=["toy_plugin"], systems=[{"label": "coin", "type": "toy_plugin:ToyCoin"}])
     path = write_yaml(tmp_path / "plugin.yaml", data)
-    code = main(["run", str(path), "--out", str(tmp_path / "o"), "--plots", str(tmp_path / "p"), "--no-progress"])
+    args = ["run", str(path), "--out", str(tmp_path / "o"), "--plots", str(tmp_path / "p"), "--no-progress"]
+    assert main(args) == 2  # the scenario declares a plugin the user has not listed
+    assert "plugins[0]" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+    code = main([*args, "--plugin", "toy_plugin"])
     assert code == 0, capsys.readouterr().err
     assert (tmp_path / "p" / "toy.pdf").exists()
 

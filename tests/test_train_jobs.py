@@ -93,10 +93,19 @@ def test_training_lock_makes_a_second_process_wait(tmp_path: Path) -> None:
     assert seen == ["held", "released"]  # we got the lock only after the child let go
 
 
+def _put_weights(store: WeightStore, key: str, data: bytes, **meta) -> None:
+    """A cached weights file and its record (the SHA-256 linksim checks before using it)."""
+    import hashlib
+    import json
+
+    store.cache_dir.mkdir(parents=True, exist_ok=True)
+    (store.cache_dir / f"{key}.weights.h5").write_bytes(data)
+    (store.cache_dir / f"{key}.json").write_text(json.dumps({"sha256": hashlib.sha256(data).hexdigest(), **meta}))
+
+
 def test_claim_yields_present_weights_without_locking(tmp_path: Path) -> None:
     store = WeightStore(tmp_path / "cache", "k")
-    store.cache_dir.mkdir(parents=True)
-    (store.cache_dir / "key.weights.h5").write_bytes(b"x")
+    _put_weights(store, "key", b"x")
     with store.claim("key") as path:
         assert path == store.cache_dir / "key.weights.h5"
     assert not list(store.cache_dir.glob(".*.lock"))  # a read-only cache would do
@@ -197,13 +206,11 @@ def test_shipping_again_keeps_the_first_command(tmp_path: Path) -> None:
 
     store = WeightStore(tmp_path / "cache", "k")
     store.shipped_dir = tmp_path / "shipped"
-    store.cache_dir.mkdir(parents=True)
-    (store.cache_dir / "key.weights.h5").write_bytes(b"weights")
-    (store.cache_dir / "key.json").write_text(json.dumps({"command": "trained"}))
+    _put_weights(store, "key", b"weights", command="trained")
     first = store.ship("key", "linksim train a.yaml")
     store.ship("key", "linksim train b.yaml")  # same weights, shipped by another scenario
     assert json.loads(first.with_suffix("").with_suffix(".json").read_text())["command"] == "linksim train a.yaml"
-    (store.cache_dir / "key.weights.h5").write_bytes(b"retrained")
+    _put_weights(store, "key", b"retrained", command="trained")
     store.ship("key", "linksim train c.yaml")  # new content: copied, with its command
     assert first.read_bytes() == b"retrained"
     assert json.loads(first.with_suffix("").with_suffix(".json").read_text())["command"] == "linksim train c.yaml"

@@ -57,6 +57,17 @@ EN10K_SUBDIR = Path("tasks_1-20_v1-2") / "en-10k"
 ENV_VAR = "LINKSIM_BABI_DIR"
 SPLITS = ("train", "valid", "test")
 
+#: Questions per task in an official en-10k train file and test file.
+OFFICIAL_TRAIN_QUESTIONS = 10000
+OFFICIAL_TEST_QUESTIONS = 1000
+#: Bounds of the ``babi`` dataset parameters: per-task questions (10x en-10k), memory
+#: length T (the longest official story has a few hundred sentences) and the memory
+#: rows of all encoded splits, ``tasks x (num_train + num_valid + num_test) x T``
+#: (about 1 GB of int32 token ids at the limit).
+MAX_QUESTIONS_PER_TASK = 100_000
+MAX_MEMORY_LENGTH = 1000
+MAX_MEMORY_SLOTS = 2 * 10**7
+
 _TOKEN = re.compile(r"[a-z0-9]+|[^\sa-z0-9]")
 _urlopen = urllib.request.urlopen  # replaced in tests
 
@@ -354,10 +365,16 @@ class BabiDataset:
         path: Optional[str] = Field(None, description="en-10k folder (source: official); "
                                                       f"default ${ENV_VAR}, else the cache")
         tasks: List[int] = Field(default_factory=lambda: list(range(1, 21)))
-        num_train: int = Field(8000, ge=1)
-        num_valid: int = Field(1000, ge=0)
-        num_test: int = Field(1000, ge=1)
-        memory_length: int = Field(10, ge=1, description="T: context sentences kept")
+        num_train: int = Field(8000, ge=1, le=MAX_QUESTIONS_PER_TASK,
+                               description="per task; official: num_train + num_valid <= 10000 (en-10k), "
+                                           f"embedded: <= {MAX_QUESTIONS_PER_TASK}")
+        num_valid: int = Field(1000, ge=0, le=MAX_QUESTIONS_PER_TASK, description="per task (see num_train)")
+        num_test: int = Field(1000, ge=1, le=MAX_QUESTIONS_PER_TASK,
+                              description="per task; official: <= 1000 (en-10k test file), "
+                                          f"embedded: <= {MAX_QUESTIONS_PER_TASK}")
+        memory_length: int = Field(10, ge=1, le=MAX_MEMORY_LENGTH,
+                                   description=f"T: context sentences kept (1..{MAX_MEMORY_LENGTH}; "
+                                               f"tasks x questions x T <= {MAX_MEMORY_SLOTS:.0e})")
         seed: int = Field(0, description="generator seed (source: embedded)")
 
         @field_validator("path")
@@ -378,6 +395,37 @@ class BabiDataset:
             if info.data.get("source") == "embedded" and missing:
                 raise ValueError(f"the embedded generator has no task {missing[0]}; it implements "
                                  f"{', '.join(map(str, SUPPORTED_TASKS))} (or use source: official)")
+            return value
+
+        @field_validator("num_valid")
+        @classmethod
+        def _official_train_file(cls, value: int, info: ValidationInfo) -> int:
+            num_train = info.data.get("num_train")
+            if info.data.get("source") == "official" and num_train is not None \
+                    and num_train + value > OFFICIAL_TRAIN_QUESTIONS:
+                raise ValueError(f"num_train + num_valid = {num_train + value} exceeds the "
+                                 f"{OFFICIAL_TRAIN_QUESTIONS} questions of an en-10k train file")
+            return value
+
+        @field_validator("num_test")
+        @classmethod
+        def _official_test_file(cls, value: int, info: ValidationInfo) -> int:
+            if info.data.get("source") == "official" and value > OFFICIAL_TEST_QUESTIONS:
+                raise ValueError(f"{value} exceeds the {OFFICIAL_TEST_QUESTIONS} questions of an en-10k test file")
+            return value
+
+        @field_validator("memory_length")
+        @classmethod
+        def _memory_fits(cls, value: int, info: ValidationInfo) -> int:
+            counts = [info.data.get(name) for name in ("tasks", "num_train", "num_valid", "num_test")]
+            if any(c is None for c in counts):
+                return value
+            tasks, *splits = counts
+            slots = len(tasks) * sum(splits) * value
+            if slots > MAX_MEMORY_SLOTS:
+                raise ValueError(f"{len(tasks)} tasks x {sum(splits)} questions x T = {value} gives {slots} "
+                                 f"memory rows, more than {MAX_MEMORY_SLOTS:.0e} (10x the paper's 20 tasks x "
+                                 "10000 questions x T = 10); use fewer questions or a shorter memory")
             return value
 
     def __init__(self, params: Optional["BabiDataset.Params"] = None, *,

@@ -83,7 +83,9 @@ class AmcEntry(AmcCandidate):
 class AmcParams(ParamsModel):
     """The ``amc:`` block of a scenario: explicit entries, or the default table if omitted."""
 
-    entries: Optional[List[AmcEntry]] = Field(None, min_length=1)
+    entries: Optional[List[AmcEntry]] = Field(
+        None, min_length=1, max_length=64,
+        description="1..64 schemes (each builds a code; LTE's CQI table has 15, NR's 28 MCS)")
 
     def build(self, field: str = "amc") -> "AmcTable":
         """Build the :class:`AmcTable` (codes are validated here, errors name ``field``)."""

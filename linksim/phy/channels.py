@@ -58,6 +58,16 @@ __all__ = [
     "channel_spec",
 ]
 
+#: Largest ``coherence`` in channel uses: at least the longest block any code here sends
+#: (5G LDPC n <= 316 x 384 = 121344 bits), so a larger value would mean ``"block"``;
+#: the fading draw repeats each block's gain ``coherence`` times before trimming it.
+MAX_COHERENCE = 2**17
+
+#: Largest number of transmit or receive antennas of the flat i.i.d. MIMO channel: a
+#: generous engineering bound (8x8 is LTE/NR's largest spatial multiplexing) that
+#: keeps the per-channel-use ``nr x nt`` matrices and their inversion finite.
+MAX_ANTENNAS = 64
+
 # Noise variance floor used by the LMMSE equalizer, so that ``no = 0`` (no noise)
 # gives the zero-forcing limit instead of a division by zero in the whitening step.
 _LMMSE_MIN_NOISE = 1e-10
@@ -92,16 +102,17 @@ class FadingParams(ParamsModel):
     coherence: Coherence = Field(
         default="symbol",
         description="'symbol' (i.i.d. per channel use), 'block' (one per example) or "
-        "an integer number of channel uses per fading block",
+        f"an integer number of channel uses per fading block (1..{MAX_COHERENCE})",
     )
     csi: CSIParams = Field(default_factory=PerfectCSI, description="receiver channel knowledge")
 
     @field_validator("coherence", mode="plain")
     @classmethod
     def _check_coherence(cls, value: Any) -> Union[str, int]:
-        if value in ("symbol", "block") or (type(value) is int and value >= 1):
+        if value in ("symbol", "block") or (type(value) is int and 1 <= value <= MAX_COHERENCE):
             return value
-        raise ValueError(f"must be 'symbol', 'block' or an integer >= 1 (channel uses), got {value!r}")
+        raise ValueError(f"must be 'symbol', 'block' or an integer in 1..{MAX_COHERENCE} (channel uses; "
+                         f"use 'block' for one channel per example), got {value!r}")
 
     @field_validator("csi", mode="before")
     @classmethod
@@ -325,8 +336,10 @@ class MIMOChannel(_FadingChannel):
     class Params(FadingParams):
         """Flat i.i.d. Rayleigh MIMO parameters."""
 
-        nt: int = Field(ge=1, strict=True, description="number of transmit antennas")
-        nr: int = Field(ge=1, strict=True, description="number of receive antennas")
+        nt: int = Field(ge=1, le=MAX_ANTENNAS, strict=True,
+                        description=f"number of transmit antennas (1..{MAX_ANTENNAS})")
+        nr: int = Field(ge=1, le=MAX_ANTENNAS, strict=True,
+                        description=f"number of receive antennas (1..{MAX_ANTENNAS})")
         equalizer: Literal["zf", "lmmse"] = Field(default="lmmse", description="'zf' or 'lmmse'")
 
         @field_validator("equalizer")

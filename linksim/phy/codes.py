@@ -49,6 +49,10 @@ __all__ = [
 
 CnUpdate = Literal["boxplus-phi", "boxplus", "minsum", "offset-minsum"]
 
+#: Longest uncoded block (bits): 2**17 >= the longest 5G LDPC codeword Sionna rate-matches
+#: (316 x 384 = 121344 bits), so an uncoded block is never longer than a coded one.
+UNCODED_MAX_K = 2**17
+
 
 def build_code(spec: Dict[str, Any], field: str = "code") -> ChannelCode:
     """Build a registered code from a ``{type: name, ...params}`` mapping.
@@ -75,7 +79,9 @@ class Uncoded(ChannelCode):
     """No channel code: n = k, decoding is a hard decision on each LLR."""
 
     class Params(ParamsModel):
-        k: int = Field(1024, ge=1, description="block length in bits (n = k)")
+        k: int = Field(1024, ge=1, le=UNCODED_MAX_K,
+                       description=f"block length in bits (n = k; 1..{UNCODED_MAX_K}, the longest code block "
+                                   "linksim sends)")
 
     def __init__(self, params: Optional[ParamsModel] = None) -> None:
         super().__init__(params)
@@ -111,9 +117,12 @@ class Ldpc5G(ChannelCode):
     """
 
     class Params(ParamsModel):
-        k: int = Field(512, ge=12, le=8448, description="information bits per block")
-        n: int = Field(1024, ge=13, le=316 * 384, description="code bits after rate matching")
-        num_iter: int = Field(20, ge=1, le=200, description="BP iterations")
+        k: int = Field(512, ge=12, le=8448,
+                       description="information bits per block (12..8448, 3GPP TS 38.212 5.2.2)")
+        n: int = Field(1024, ge=13, le=316 * 384,
+                       description="code bits after rate matching (<= 316 x 384 = 121344, Sionna's limit; "
+                                   "k/n in [1/5, 0.95])")
+        num_iter: int = Field(20, ge=1, le=200, description="BP iterations (1..200)")
         cn_update: CnUpdate = "boxplus-phi"
 
         @model_validator(mode="after")
@@ -121,6 +130,14 @@ class Ldpc5G(ChannelCode):
             rate = self.k / self.n
             if not 1 / 5 <= rate <= 0.95:
                 raise ValueError(f"code rate k/n = {rate:.4f} must lie in [1/5, 0.95] for 5G LDPC")
+            # Base-graph choice of TS 38.212 7.2.2 as Sionna makes it: BG1 for k > 3824
+            # (unless rate <= 1/4) decodes only rates >= 1/3, BG2 holds at most 3840 bits.
+            if self.k > 3824 and 1 / 4 < rate < 1 / 3:
+                raise ValueError(f"code rate k/n = {rate:.4f} is not supported for k = {self.k} > 3824 "
+                                 "(base graph 1 needs k/n >= 1/3; base graph 2 k/n <= 1/4)")
+            if self.k > 3840 and rate <= 1 / 4:
+                raise ValueError(f"code rate k/n = {rate:.4f} <= 1/4 needs base graph 2, which holds at most "
+                                 f"k = 3840 information bits (got k = {self.k})")
             return self
 
     def __init__(self, params: Optional[ParamsModel] = None) -> None:
@@ -376,8 +393,8 @@ class WimaxLdpc(ChannelCode):
         rate: Literal["1/2", "2/3A", "2/3B", "3/4A", "3/4B", "5/6", "2/3", "3/4"] = Field(
             "1/2", description='code rate; "2/3" and "3/4" mean the A codes'
         )
-        n: int = Field(2304, description="codeword length: 576..2304 step 96")
-        num_iter: int = Field(20, ge=1, le=200, description="BP iterations")
+        n: int = Field(2304, description="codeword length: 576..2304 step 96 (IEEE 802.16e 8.4.9.2.5)")
+        num_iter: int = Field(20, ge=1, le=200, description="BP iterations (1..200)")
         cn_update: CnUpdate = "boxplus-phi"
 
         @field_validator("rate")
@@ -449,8 +466,9 @@ class Turbo(ChannelCode):
     """
 
     class Params(ParamsModel):
-        k: int = Field(256, description="information bits: an LTE QPP block size (40..6144)")
-        num_iter: int = Field(6, ge=1, le=50, description="Turbo iterations")
+        k: int = Field(256, description="information bits: an LTE QPP block size (40..6144, "
+                                        "3GPP TS 36.212 Table 5.1.3-3)")
+        num_iter: int = Field(6, ge=1, le=50, description="Turbo iterations (1..50)")
         algorithm: Literal["map", "log", "maxlog"] = "map"
 
         @field_validator("k")

@@ -23,7 +23,7 @@ from typing import Callable, Tuple, Type, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from scipy import integrate, special
 
 from ..errors import UserError
@@ -103,7 +103,8 @@ def qam_erfc_terms(order: int) -> Tuple[NDArray[np.float64], NDArray[np.float64]
 
 
 class _QamParams(ParamsModel):
-    order: int = Field(description="constellation size: 2 (BPSK) or 4, 16, 64, 256, ...")
+    order: int = Field(le=2**16, description="constellation size: 2 (BPSK) or 4, 16, 64, 256, ... "
+                                            "(<= 65536: the sum has sqrt(M) - 1 terms)")
 
     @field_validator("order")
     @classmethod
@@ -224,11 +225,26 @@ def capacity_rician(snr_db: ArrayLike, k_factor: float) -> NDArray[np.float64]:
     return np.vectorize(one, otypes=[np.float64])(snr)
 
 
+#: Largest ``samples x nr x nt`` of :func:`capacity_mimo_rayleigh`: complex128 draws held at
+#: once (1.6 GB per array at the limit; 20000 draws of 64x64 fit).
+MIMO_CAPACITY_MAX_ENTRIES = 10**8
+
+
 class _MimoCapacityParams(ParamsModel):
-    nt: int = Field(ge=1, description="transmit antennas")
-    nr: int = Field(ge=1, description="receive antennas")
-    samples: int = Field(default=20000, ge=100, description="Monte-Carlo channel draws")
+    nt: int = Field(ge=1, le=64, description="transmit antennas (1..64, as the mimo channel)")
+    nr: int = Field(ge=1, le=64, description="receive antennas (1..64, as the mimo channel)")
+    samples: int = Field(default=20000, ge=100, le=10**6,
+                         description="Monte-Carlo channel draws (100..10**6; samples x nr x nt <= 10**8)")
     seed: int = Field(default=0, ge=0, description="numpy seed of the Monte-Carlo draws")
+
+    @field_validator("samples")
+    @classmethod
+    def _fits_memory(cls, value: int, info: ValidationInfo) -> int:
+        nt, nr = info.data.get("nt"), info.data.get("nr")
+        if nt is not None and nr is not None and value * nr * nt > MIMO_CAPACITY_MAX_ENTRIES:
+            raise ValueError(f"samples x nr x nt = {value} x {nr} x {nt} exceeds {MIMO_CAPACITY_MAX_ENTRIES:.0e} "
+                             f"channel entries held at once; use samples <= {MIMO_CAPACITY_MAX_ENTRIES // (nr * nt)}")
+        return value
 
 
 @_curve("capacity_mimo_rayleigh", _MimoCapacityParams)

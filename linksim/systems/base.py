@@ -64,12 +64,15 @@ class System:
     * ``Params``: a :class:`~linksim.registry.ParamsModel` of the ``params:`` block;
     * ``sweep_parameters``: names of the parameters this system understands in a sweep
       point (the scenario validator rejects a sweep over anything else);
-    * ``metrics_provided``: names of the metrics whose statistics ``simulate`` returns.
+    * ``metrics_provided``: names of the metrics whose statistics ``simulate`` returns;
+    * ``accepts_training``: True if the system reads a ``training:`` block (validated in
+      :meth:`validate_context`); a scenario giving one to any other system is an error.
     """
 
     Params: ClassVar[Type[ParamsModel]] = ParamsModel
     sweep_parameters: ClassVar[FrozenSet[str]] = frozenset({"snr_db"})
     metrics_provided: ClassVar[FrozenSet[str]] = frozenset()
+    accepts_training: ClassVar[bool] = False
 
     def __init__(self, params: ParamsModel, context: SystemContext) -> None:
         self.params = params
@@ -82,6 +85,16 @@ class System:
         Called by ``linksim validate`` without building anything heavy; raise
         :class:`~linksim.errors.UserError` naming the field at fault.
         """
+
+    @classmethod
+    def batch_memory_bytes(cls, params: ParamsModel, context: SystemContext, batch_size: int) -> Optional[float]:
+        """Estimated peak memory (bytes) of one ``simulate(batch_size, ...)`` call, or None if unknown.
+
+        ``linksim validate`` refuses a ``monte_carlo.batch_size`` whose estimate exceeds
+        the machine's memory, before anything runs. Must be cheap; an estimate within a
+        factor of a few is enough.
+        """
+        return None
 
     def setup(self) -> None:
         """Build the system: train, load cached or shipped weights. Default: nothing."""

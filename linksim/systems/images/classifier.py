@@ -30,18 +30,24 @@ MODEL_VERSION = "resnet20-2"
 QUICK_ARCH = {"width": 8, "blocks": 1}
 QUICK_TRAIN_IMAGES = 256
 
+#: Bounds of every image training stage (classifier and transceivers): generous (the
+#: paper trains 300 + 50 epochs with batches of 128) and finite.
+MAX_EPOCHS = 10000
+MAX_BATCH_SIZE = 4096
+
 
 class ClassifierParams(ParamsModel):
     """The downstream classifier: ResNet-(6 blocks + 2) and its training."""
 
-    width: int = Field(16, ge=4, description="first-stage width (16 in ResNet-20)")
-    blocks: int = Field(3, ge=1, description="basic blocks per stage (3: ResNet-20)")
-    epochs: int = Field(10, ge=1)
-    batch_size: int = Field(128, ge=2)
+    width: int = Field(16, ge=4, le=512, description="first-stage width (16 in ResNet-20; 4..512)")
+    blocks: int = Field(3, ge=1, le=64, description="basic blocks per stage (3: ResNet-20; 1..64, ResNet-386)")
+    epochs: int = Field(10, ge=1, le=MAX_EPOCHS, description=f"training epochs (1..{MAX_EPOCHS})")
+    batch_size: int = Field(128, ge=2, le=MAX_BATCH_SIZE, description=f"images per batch (2..{MAX_BATCH_SIZE})")
     learning_rate: float = Field(2e-3, gt=0, allow_inf_nan=False)
-    decay_every: int = Field(4, ge=1, description="epochs between learning-rate halvings")
+    decay_every: int = Field(4, ge=1, le=MAX_EPOCHS,
+                             description=f"epochs between learning-rate halvings (1..{MAX_EPOCHS})")
     augment: bool = Field(True, description="random crop (4 px padding) and horizontal flip")
-    threads: Optional[int] = Field(None, ge=1, description="torch threads while training")
+    threads: Optional[int] = Field(None, ge=1, le=1024, description="torch threads while training (1..1024)")
 
     def stage(self, quick: bool) -> StageSettings:
         if quick:
@@ -113,7 +119,7 @@ def downstream_classifier(context: SystemContext, dataset: Any,
         h, w, c = dataset.image_shape
         model(np.zeros((2, c, h, w), np.float32), training=False)
         if path is not None:
-            model.load_weights(str(path))
+            store.load_into(model, path)
             source = "cache" if path.parent == store.cache_dir else "shipped"
         else:
             stage = params.stage(context.quick)

@@ -182,15 +182,17 @@ class ImageDigitalSystem(common.ImageSystem):
     """BPG/JPEG + WiMAX LDPC (n = 2304) + QAM, or the BPG+Capacity bound (see module doc)."""
 
     class Params(_CodecParams):
-        code_rates: List[str] = Field(default_factory=lambda: ["1/2", "2/3", "3/4"],
-                                      description="IEEE 802.16e LDPC rates (n = 2304)")
-        orders: List[int] = Field(default_factory=lambda: [4, 16, 64], description="QAM orders")
+        code_rates: List[str] = Field(default_factory=lambda: ["1/2", "2/3", "3/4"], max_length=8,
+                                      description="IEEE 802.16e LDPC rates (n = 2304); at most the 8 rate names")
+        orders: List[int] = Field(default_factory=lambda: [4, 16, 64], max_length=6,
+                                  description="QAM orders; at most the 6 supported (2, 4, 16, 64, 256, 1024)")
         select: Literal["best", "fixed"] = Field(
             "best", description="best: per point the combination best on a pilot set; fixed: the single one given")
         select_metric: Literal["psnr", "accuracy"] = "psnr"
-        pilot_images: int = Field(64, ge=1, description="test images of the pilot set for select: best")
+        pilot_images: int = Field(64, ge=1, le=100_000, description="test images of the pilot set for select: best "
+                                                                   "(1..100000; at most the test split is used)")
         bound: Literal["none", "capacity"] = Field("none", description="capacity: BPG+Capacity (error-free at C)")
-        bandwidth_ratio: Optional[Number] = Field(None, description="k/n when the sweep does not set it")
+        bandwidth_ratio: Optional[Number] = Field(None, gt=0, le=1, description="k/n when the sweep does not set it")
         num_iter: int = Field(20, ge=1, le=200, description="LDPC BP iterations")
         demapping: Literal["app", "maxlog"] = "app"
         downstream: ClassifierParams = Field(default_factory=ClassifierParams,

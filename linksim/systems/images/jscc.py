@@ -32,7 +32,7 @@ from typing import Any, ClassVar, Dict, FrozenSet, List, Literal, Mapping, Optio
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ...errors import UserError
 from ...registry import Number, ParamsModel, systems, validate_model
@@ -40,7 +40,9 @@ from ...weights import WeightStore, config_hash, file_sha256
 from ..base import SystemContext
 from ..training import log_stderr, seed_training, torch_threads
 from . import common
-from .classifier import WEIGHT_KIND, ClassifierParams, classifier_weights, downstream_classifier
+from ...data.images import MAX_IMAGES
+from .classifier import MAX_BATCH_SIZE, MAX_EPOCHS, WEIGHT_KIND, ClassifierParams, classifier_weights, \
+    downstream_classifier
 from .training import StageSettings, stage_dict
 
 MODEL_VERSION = "semcc-jscc-2"
@@ -74,10 +76,10 @@ Snr = Union[float, Tuple[float, float]]
 class StageParams(ParamsModel):
     """Overrides of one training stage."""
 
-    epochs: int = Field(..., ge=0)
-    batch_size: int = Field(..., ge=2)
+    epochs: int = Field(..., ge=0, le=MAX_EPOCHS, description=f"epochs (0..{MAX_EPOCHS})")
+    batch_size: int = Field(..., ge=2, le=MAX_BATCH_SIZE, description=f"images per batch (2..{MAX_BATCH_SIZE})")
     learning_rate: float = Field(..., gt=0, allow_inf_nan=False)
-    decay_every: int = Field(50, ge=1)
+    decay_every: int = Field(50, ge=1, le=MAX_EPOCHS, description=f"epochs between decays (1..{MAX_EPOCHS})")
     decay_factor: float = Field(0.5, gt=0, le=1)
 
 
@@ -89,8 +91,17 @@ class TrainingParams(ParamsModel):
     finetune: Optional[StageParams] = None
     train_snr_db: Optional[Snr] = Field(None, description="training SNR in dB (a number or [lo, hi] drawn "
                                                           "per image); default: the SNR of the sweep point")
-    num_train: Optional[int] = Field(None, ge=2, description="train on the first num_train training images "
-                                                             f"(default: all with preset paper, {CPU_TRAIN_IMAGES} with cpu)")
+    num_train: Optional[int] = Field(None, ge=2, le=MAX_IMAGES,
+                                     description="train on the first num_train training images, at most the "
+                                                 f"train split (default: all with preset paper, {CPU_TRAIN_IMAGES} "
+                                                 "with cpu)")
+
+    @field_validator("train_snr_db")
+    @classmethod
+    def _snr_range(cls, value: Optional[Snr]) -> Optional[Snr]:
+        if isinstance(value, tuple) and value[0] > value[1]:
+            raise ValueError("must be a number or [lo, hi] with lo <= hi (dB)")
+        return value
 
     def stage(self, name: str) -> StageSettings:
         given = getattr(self, name)
@@ -104,21 +115,24 @@ class ImageJsccParams(ParamsModel):
 
     method: Literal["deepjscc", "deepsc", "semcc", "semre"]
     bandwidth_ratio: Optional[Number] = Field(None, gt=0, le=1, description="k/n when the sweep does not set it")
-    width: Optional[int] = Field(None, ge=4, description="feature maps of the encoder/decoder (not given in the "
-                                 "paper); default max(16, maps of the k symbols at H/4 x W/4): see auto_width")
+    width: Optional[int] = Field(None, ge=4, le=1024, description="feature maps of the encoder/decoder (not given "
+                                 "in the paper; 4..1024); default max(16, maps of the k symbols at H/4 x W/4): "
+                                 "see auto_width")
     alpha1: Optional[float] = Field(None, ge=0, le=1, description="eq. (10) weight of L_rec; default k/n "
                                                                   "(the paper's suggestion)")
     alpha2: float = Field(0.5, ge=0, le=1, description="eq. (11) weight of L_rec (DeepSC, SemCC fine-tuning)")
     temperature: float = Field(0.1, gt=0, allow_inf_nan=False, description="tau of eqs. (8), (13)")
-    projection_width: int = Field(32, ge=2, description="output of the 2-layer projection head")
+    projection_width: int = Field(32, ge=2, le=4096, description="output of the 2-layer projection head (2..4096)")
     beta: float = Field(0.9, ge=0, le=1, description="soft-update factor of eq. (14) (SemRE)")
-    update_every: int = Field(10, ge=1, description="N_update: optimizer steps between soft updates (SemRE)")
+    update_every: int = Field(10, ge=1, le=10**6,
+                              description="N_update: optimizer steps between soft updates (SemRE; 1..10**6)")
     finetune: bool = Field(True, description="SemCC stage 2 (false: the 'w/o. FT' ablation)")
     downstream: ClassifierParams = Field(default_factory=ClassifierParams,
                                          description="the downstream model used in training and testing")
     test_downstream: Optional[ClassifierParams] = Field(
         None, description="a different downstream model that judges the reconstructions at test time")
-    threads: Optional[int] = Field(None, ge=1, description="torch threads while training and simulating")
+    threads: Optional[int] = Field(None, ge=1, le=1024, description="torch threads while training and simulating "
+                                                                    "(1..1024)")
 
 
 def auto_width(k: int, image_shape: Tuple[int, int, int], minimum: int = 16) -> int:
@@ -138,6 +152,7 @@ class ImageJsccSystem(common.ImageSystem):
     Training = TrainingParams
     sweep_parameters: ClassVar[FrozenSet[str]] = common.IMAGE_SWEEP_PARAMETERS | {"alpha"}
     metrics_provided: ClassVar[FrozenSet[str]] = frozenset({"psnr", "ssim", "mse", "accuracy", "symbols_per_message"})
+    accepts_training: ClassVar[bool] = True
 
     def __init__(self, params: ImageJsccParams, context: SystemContext) -> None:
         super().__init__(params, context)
@@ -171,6 +186,10 @@ class ImageJsccSystem(common.ImageSystem):
             if isinstance(training.train_snr_db, tuple) and "snr_db" not in point:
                 raise UserError("sweep: give snr_db (the test SNR) when training.train_snr_db is a range")
         cls.check_points(context, dataset.image_shape, params.bandwidth_ratio, need_snr=False)
+        available = dataset.num_images("train")
+        if training.num_train is not None and available is not None and training.num_train > available:
+            raise UserError(f"training.num_train: {training.num_train} exceeds the {available} training images "
+                            "of the data (data.num_train)")
         h, w, _ = dataset.image_shape
         if h % 4 or w % 4:
             raise UserError(f"data: image_jscc needs height and width divisible by 4, got {h}x{w}")
@@ -308,7 +327,7 @@ class ImageJsccSystem(common.ImageSystem):
                 path = store.find(key)
                 source = "trained"
             else:
-                model.load_weights(str(path))
+                store.load_into(model, path)
                 source = "cache" if path.parent == store.cache_dir else "shipped"
         self._info[key] = {"k": mp[0], "width": self.width(mp[0]), "train_snr_db": mp[1], "alpha1": mp[2], "alpha2": mp[3], "source": source,
                            "weights_sha256": file_sha256(path)}

@@ -91,7 +91,7 @@ def train_method(method: str, model: Any, channel: Any, images: np.ndarray, labe
         checkpoint = store is not None and bool(stage1_key)
         with store.claim(stage1_key) if checkpoint else nullcontext() as path:  # a parallel job may train it
             if path is not None:
-                model.load_weights(str(path))
+                store.load_into(model, path)
                 if log:
                     log(f"  SemCC stage 1 loaded from {path}")
             else:

@@ -66,11 +66,14 @@ class MemDeepSCDigitalBaseline(MemDeepSCSystem):
             return value
 
     metrics_provided: ClassVar[FrozenSet[str]] = frozenset({"accuracy", "symbols_per_message"})
+    accepts_training: ClassVar[bool] = True
 
     @classmethod
     def validate_context(cls, params: ParamsModel, context: SystemContext) -> None:
         cls._training_params(context)
         cls._data_spec(context)
+        if params.train_channel is not None:  # the QA model's channel layer is built from it
+            build_channel(params.train_channel, field="params.train_channel")
         cls._links(params, context)
 
     @staticmethod

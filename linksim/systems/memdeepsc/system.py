@@ -81,12 +81,20 @@ class Eq15Params(ParamsModel):
     rounding: Literal["round", "ceil"] = "round"
 
 
+#: Bounds of the training settings: generous (Table I uses batches of 100-200 and at most
+#: 250 epochs), and finite so that a typo cannot ask for years of training or a batch
+#: of questions that no memory holds.
+MAX_BATCH_SIZE = 8192
+MAX_EPOCHS = 10000
+MAX_TRAIN_QUESTIONS = 10**7
+
+
 class StageParams(ParamsModel):
     """One training stage: batch size, Adam learning rate, epochs (Table I)."""
 
-    batch_size: int = Field(..., ge=1)
+    batch_size: int = Field(..., ge=1, le=MAX_BATCH_SIZE, description=f"questions per batch (1..{MAX_BATCH_SIZE})")
     learning_rate: float = Field(..., gt=0, allow_inf_nan=False)
-    epochs: int = Field(..., ge=0)
+    epochs: int = Field(..., ge=0, le=MAX_EPOCHS, description=f"epochs (0..{MAX_EPOCHS})")
 
 
 class TrainingParams(ParamsModel):
@@ -104,10 +112,12 @@ class TrainingParams(ParamsModel):
     consecutive: Optional[StageParams] = None
     train_snr_db: Union[float, Tuple[float, float]] = Field(
         (0.0, 18.0), description="training SNR [dB]: a number, or [lo, hi] drawn uniformly per sentence")
-    max_train: Optional[int] = Field(None, ge=1, description="train on this many questions only, "
-                                                             "spread evenly over the train split (all tasks)")
+    max_train: Optional[int] = Field(None, ge=1, le=MAX_TRAIN_QUESTIONS,
+                                     description="train on this many questions only (<= 10**7), "
+                                                 "spread evenly over the train split (all tasks)")
     mask_l1_range: Optional[Tuple[int, int]] = Field(
-        None, description="[lo, hi] symbols kept, drawn per sentence when training a mask "
+        None, description="[lo, hi] symbols kept, drawn per sentence when training a mask, "
+                          "1 <= lo <= hi <= params.symbols "
                           "(default: the smallest L1 the evaluation can ask for, up to symbols)")
 
     @field_validator("train_snr_db")
@@ -123,8 +133,8 @@ class TrainingParams(ParamsModel):
     @field_validator("mask_l1_range")
     @classmethod
     def _l1_range(cls, value: Optional[Tuple[int, int]]) -> Optional[Tuple[int, int]]:
-        if value is not None and not 1 <= value[0] <= value[1]:
-            raise ValueError("must be [lo, hi] with 1 <= lo <= hi")
+        if value is not None and not 1 <= value[0] <= value[1] <= 1024:
+            raise ValueError("must be [lo, hi] with 1 <= lo <= hi <= 1024 (the largest params.symbols)")
         return value
 
     def stage(self, name: str) -> StageSettings:
@@ -243,6 +253,7 @@ class MemDeepSCSystem(System):
     Training = TrainingParams
     sweep_parameters: ClassVar[FrozenSet[str]] = frozenset({"snr_db"})
     metrics_provided: ClassVar[FrozenSet[str]] = frozenset({"accuracy", "symbols_per_message"})
+    accepts_training: ClassVar[bool] = True
 
     params: "MemDeepSCSystem.Params"
 
@@ -257,8 +268,11 @@ class MemDeepSCSystem(System):
 
     @classmethod
     def validate_context(cls, params: ParamsModel, context: SystemContext) -> None:
-        cls._training_params(context)
+        training = cls._training_params(context)
         cls._data_spec(context)
+        if training.mask_l1_range is not None and training.mask_l1_range[1] > params.symbols:
+            raise UserError(f"training.mask_l1_range: {list(training.mask_l1_range)} keeps more than the "
+                            f"{params.symbols} symbols per sentence (params.symbols)")
         for field, spec in (("channel", context.channel), ("params.train_channel", params.train_channel)):
             if spec is None:
                 continue
@@ -513,7 +527,7 @@ class MemDeepSCSystem(System):
         path = store.find(key)
         if path is None:
             return False
-        model.load_weights(str(path))
+        store.load_into(model, path)
         meta = _read_meta(path)
         self._entries.append({"role": role, "key": key, "path": str(path), "sha256": file_sha256(path),
                               "source": "shipped" if store.shipped_dir in path.parents else "cache",
