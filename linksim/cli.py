@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, List, NoReturn, Optional, Sequence
 
-from .errors import UserError
+from .errors import TrainingDiverged, UserError
 
 if TYPE_CHECKING:
     from .scenario import Scenario
@@ -246,7 +246,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return int(exc.code or 0)
     try:
         return _COMMANDS[args.command](args)
-    except UserError as exc:
+    except (UserError, TrainingDiverged) as exc:
         print(f"linksim: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

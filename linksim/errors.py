@@ -15,3 +15,14 @@ class UserError(Exception):
 
 class DataUnavailableError(UserError):
     """A dataset is neither on disk nor downloadable (offline); names the path to use."""
+
+
+class TrainingDiverged(Exception):
+    """Training stopped because a loss became NaN or infinite.
+
+    The message names the system, the stage, the objective, the epoch and the step. The
+    CLI prints it as one line and exits with code 1 (the input was valid; the training
+    settings did not work).
+    """
+
+    exit_code = 1

@@ -77,10 +77,13 @@ def train_method(method: str, model: Any, channel: Any, images: np.ndarray, labe
     """
     from .networks import SemanticEncoder
 
+    system = (info or {}).get("system")
+
     def run(models: Any, loss: Any, settings: StageSettings, name: str, stage: str = "pretrain", **kw: Any) -> None:
         if before_stage is not None:
             before_stage(stage)
-        fit(models, loss, images, labels, settings, seed=seed, name=name, log=log, **kw)
+        fit(models, loss, images, labels, settings, seed=seed, name=f"{system!r} {name}" if system else name,
+            log=log, **kw)
 
     if method == "deepjscc":
         run([model], lambda x, y: reconstruction_loss(x, model.reconstruct(x, channel, training=True)), stages["pretrain"],

@@ -1,9 +1,10 @@
 """Training loops and losses of the image transceivers (SemCC paper, Secs. IV-V).
 
-One loop, :func:`fit`, serves every stage: Adam on the trainable weights of the
-given Keras models, mini-batches drawn from a seeded permutation, a step learning-rate
-decay (``decay_factor`` every ``decay_every`` epochs, Sec. VI-A: 0.5 every 50) and
-one progress line per epoch. The variants differ only in their loss:
+One loop, :func:`fit` (one objective of the kit's :class:`~linksim.learning.TrainingLoop`),
+serves every stage: Adam on the trainable weights of the given Keras models,
+mini-batches drawn from a seeded permutation, a step learning-rate decay
+(``decay_factor`` every ``decay_every`` epochs, Sec. VI-A: 0.5 every 50), one progress
+line per epoch, and a stop naming the stage if the loss turns NaN. The variants differ only in their loss:
 
 * ``deepjscc``: ``L_rec`` (eq. (9), MSE per pixel);
 * ``deepsc``: ``alpha2 L_rec + (1 - alpha2) L_task`` (eq. (11)), ``L_task`` the
@@ -25,7 +26,6 @@ Images enter as ``uint8 [N, H, W, C]`` and are fed to the networks as
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -65,14 +65,6 @@ def model_device(model: Any) -> torch.device:
     return weights[0].value.device if weights else torch.device("cpu")
 
 
-def trainable_parameters(models: Sequence[Any]) -> List[torch.nn.Parameter]:
-    """The torch parameters behind the trainable weights of Keras ``models``."""
-    params: List[torch.nn.Parameter] = []
-    for model in models:
-        params += [v.value for v in model.trainable_weights]
-    return params
-
-
 def augment(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
     """Random crop after zero padding by ``pad`` and random horizontal flip (per image)."""
     n, _, h, w = x.shape
@@ -93,55 +85,34 @@ def fit(models: Sequence[Any], loss_fn: Callable[[torch.Tensor, torch.Tensor], t
         after_step: Optional[Callable[[int], None]] = None, augment_data: bool = False) -> List[float]:
     """Train the trainable weights of ``models`` on ``loss_fn(x, y)``; return the mean loss per epoch.
 
+    One objective of linksim's :class:`~linksim.learning.TrainingLoop` (Adam, step decay,
+    seeded batch order, divergence check).
+
     :param models: Keras models whose trainable weights Adam updates.
     :param loss_fn: ``(x [B, C, H, W] float in [0, 1], y [B] int64) -> scalar loss``.
     :param images: ``uint8 [N, H, W, C]`` training images.
     :param labels: ``int64 [N]`` labels (passed through to ``loss_fn``).
     :param settings: Epochs, batch size, learning rate and decay.
     :param seed: Seed of the batch order (and augmentation).
+    :param name: What is trained (logs, and the message if the loss diverges).
     :param after_epoch: Called with the 1-based epoch number after each epoch.
     :param after_step: Called with the 1-based optimizer step count after each step.
     :raises RuntimeError: if a model has no trainable weights (e.g. not built yet).
+    :raises ~linksim.errors.TrainingDiverged: the loss became NaN or infinite.
     """
-    unbuilt = [getattr(m, "name", type(m).__name__) for m in models if not m.trainable_weights]
-    if unbuilt:
-        raise RuntimeError(f"fit: {', '.join(unbuilt)} has no trainable weights (build it before training)")
-    params = trainable_parameters(models)
-    optimizer = torch.optim.Adam(params, lr=settings.learning_rate)
-    schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, settings.decay_every),
-                                               gamma=settings.decay_factor)
-    generator = torch.Generator().manual_seed(seed)
-    device = params[0].device if params else torch.device("cpu")
-    x_all, y_all = to_tensor(images), torch.from_numpy(np.asarray(labels, dtype=np.int64))
-    n = x_all.shape[0]
-    history: List[float] = []
-    steps = 0
-    for epoch in range(1, settings.epochs + 1):
-        start, total, batches = time.time(), 0.0, 0
-        order = torch.randperm(n, generator=generator)
-        for first in range(0, n, settings.batch_size):
-            idx = order[first: first + settings.batch_size]
-            if idx.numel() < 2:  # BatchNorm and contrastive losses need two samples
-                continue
-            x = x_all[idx]
-            if augment_data:
-                x = augment(x, generator)
-            loss = loss_fn(x.to(device), y_all[idx].to(device))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            steps += 1
-            if after_step is not None:
-                after_step(steps)
-            total, batches = total + float(loss.detach()), batches + 1
-        schedule.step()
-        history.append(total / max(batches, 1))
-        if after_epoch is not None:
-            after_epoch(epoch)
-        if log is not None:
-            log(f"  {name} epoch {epoch}/{settings.epochs}: loss {history[-1]:.4f} "
-                f"({time.time() - start:.1f} s)")
-    return history
+    from ...learning import Batches, Objective, TrainingLoop
+
+    def augmented(batch: Tuple[torch.Tensor, ...], generator: torch.Generator) -> Tuple[torch.Tensor, ...]:
+        return (augment(batch[0], generator), *batch[1:])
+
+    batches = Batches([to_tensor(images), torch.from_numpy(np.asarray(labels, dtype=np.int64))], settings.batch_size,
+                      transform=augmented if augment_data else None)
+    objective = Objective(name, models, lambda batch: loss_fn(batch[0], batch[1]), settings.learning_rate,
+                          decay_every=max(1, settings.decay_every), decay_factor=settings.decay_factor)
+    loop = TrainingLoop(name, batches, [objective], epochs=settings.epochs, seed=seed, log=log,
+                        after_step=[lambda info: after_step(info.step)] if after_step is not None else [],
+                        after_epoch=[after_epoch] if after_epoch is not None else [])
+    return loop.run().history[name]
 
 
 def reconstruction_loss(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
