@@ -6,15 +6,19 @@ training or simulating) and the runner (build the systems), so both always agree
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Type
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Type
 
 from .errors import UserError
 from .metrics import get_metric
+from .paths import cache_root
 from .registry import channels, datasets, systems, theory, validate_params
-from .scenario import Scenario
 from .systems.base import System, SystemContext
+
+if TYPE_CHECKING:  # the schema imports this module to check components: no import back at run time
+    from .scenario import Scenario
 
 
 @dataclass(frozen=True)
@@ -22,7 +26,7 @@ class Runtime:
     """Settings of one run that are not part of the scenario."""
 
     device: str = "cpu"
-    cache_dir: Path = Path(".linksim-cache")
+    cache_dir: Path = dataclasses.field(default_factory=cache_root)
     quick: bool = False
 
 

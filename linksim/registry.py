@@ -24,6 +24,7 @@ class. Any other ``module:name`` is refused, so a scenario never reaches arbitra
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from dataclasses import dataclass
 import math
 from typing import Annotated, Any, Callable, Dict, Generic, Iterable, List, Optional, TypeVar
@@ -37,21 +38,23 @@ from .validation import StrictFields, error_path
 
 T = TypeVar("T")
 
-# Modules that register the shipped components. They are imported on first use of a
-# registry so that ``import linksim`` stays light.
-_BUILTIN_MODULES = (
-    "linksim.phy.channels",
-    "linksim.phy.codes",
-    "linksim.phy.modulation",
-    "linksim.phy.theory",
-    "linksim.metrics",
-    "linksim.data.babi",
-    "linksim.data.images",
-    "linksim.systems.bitlink",
-    "linksim.systems.memdeepsc",
-    "linksim.systems.images",
-)
+#: Packages whose modules register linksim's own components; every module in them is
+#: imported on first use of a registry (so that ``import linksim`` stays light). A new
+#: built-in module needs no line anywhere: putting it in one of these packages is enough.
+BUILTIN_PACKAGES = ("linksim.phy", "linksim.data", "linksim.systems")
+#: Single modules that register components.
+BUILTIN_MODULES = ("linksim.metrics",)
 _builtins_loaded = False
+
+
+def builtin_modules() -> List[str]:
+    """The names of linksim's own modules that may register components (sorted, discovered)."""
+    names = list(BUILTIN_MODULES)
+    for package_name in BUILTIN_PACKAGES:
+        package = importlib.import_module(package_name)
+        names.append(package_name)
+        names += [info.name for info in pkgutil.walk_packages(package.__path__, package_name + ".")]
+    return sorted(set(names))
 
 
 def load_builtins() -> None:
@@ -60,7 +63,7 @@ def load_builtins() -> None:
     if _builtins_loaded:
         return
     _builtins_loaded = True
-    for module in _BUILTIN_MODULES:
+    for module in builtin_modules():
         importlib.import_module(module)
 
 

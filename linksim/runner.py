@@ -23,6 +23,7 @@ import torch
 from .assembly import Runtime, build_system
 from .errors import UserError
 from .metrics import Metric, get_metric
+from .paths import cache_root
 from .provenance import collect_provenance
 from .results import PointRecord, ResultStore, write_csv
 from .scenario import MonteCarloSpec, Scenario
@@ -413,8 +414,5 @@ def train_scenario(
 
 
 def default_cache_dir() -> Path:
-    """``$LINKSIM_CACHE`` or ``~/.cache/linksim``: trained weights and downloaded data."""
-    import os
-
-    env = os.environ.get("LINKSIM_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "linksim"
+    """``$LINKSIM_CACHE`` or ``~/.cache/linksim``: trained weights and downloaded data (:func:`~linksim.paths.cache_root`)."""
+    return cache_root()

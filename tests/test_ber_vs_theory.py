@@ -19,7 +19,7 @@ from linksim.phy.channels import build_channel
 from linksim.phy.codes import build_code
 from linksim.phy.modulation import Modulation
 from linksim.phy.theory import ber_qam_awgn, ber_qam_rayleigh
-from linksim.systems.bitlink import CodedModulationLink
+from linksim.phy.link import CodedModulationLink
 
 BATCHES, BLOCKS, K = 12, 100, 1200
 

@@ -42,7 +42,7 @@ def test_typical_sentence_costs_195_symbols_with_turbo_16qam():
     from linksim.phy.codes import build_code
     from linksim.phy.modulation import Modulation
     from linksim.source.payload import symbols_for_payload, utf8_encode
-    from linksim.systems.bitlink import CodedModulationLink
+    from linksim.phy.link import CodedModulationLink
 
     link = CodedModulationLink(build_code({"type": "turbo", "k": 256}), Modulation(16), build_channel({"type": "awgn"}))
     assert symbols_for_payload(len(utf8_encode("mary moved to the bathroom.")), link) == 195
@@ -56,7 +56,7 @@ def test_payload_round_trip_at_high_snr():
     from linksim.phy.codes import build_code
     from linksim.phy.modulation import Modulation
     from linksim.source.payload import send_payloads, utf8_decode, utf8_encode
-    from linksim.systems.bitlink import CodedModulationLink
+    from linksim.phy.link import CodedModulationLink
 
     sionna.phy.config.seed = 3
     link = CodedModulationLink(build_code({"type": "turbo", "k": 256}), Modulation(16), build_channel({"type": "awgn"}))

@@ -15,18 +15,12 @@ from pathlib import Path
 from typing import Any, Callable, List, Optional, Sequence
 
 from ..errors import DataUnavailableError, UserError
+from ..paths import CACHE_ENV_VAR, cache_root  # noqa: F401  (re-exported for the loaders)
 
 #: Environment variable naming linksim's cache root (default ``~/.cache/linksim``).
-CACHE_ENV_VAR = "LINKSIM_CACHE"
 
 #: Seconds a download may wait on the network before it gives up.
 DOWNLOAD_TIMEOUT_S = 60
-
-
-def cache_root() -> Path:
-    """linksim's cache root: ``$LINKSIM_CACHE`` or ``~/.cache/linksim``."""
-    env = os.environ.get(CACHE_ENV_VAR)
-    return Path(env) if env else Path.home() / ".cache" / "linksim"
 
 
 def file_digest(path: Path, algorithm: str = "sha256") -> str:

@@ -426,11 +426,11 @@ class WimaxLdpc(ChannelCode):
         return self._encoder(u)
 
     def decode(self, llr: torch.Tensor) -> torch.Tensor:
-        """``[..., n]`` LLRs -> ``[..., k]`` hard information bits.
+        """``[..., n]`` LLRs -> ``[..., k]`` hard information bits of flooding BP.
 
-        LLRs are clipped to +-:data:`TURBO_LLR_CLIP` first: Sionna's BCJR overflows in
-        float32 for |LLR| above about 90 (high SNR) and then returns garbage; the clip
-        changes no decision.
+        LLRs are clipped to +-:data:`TURBO_LLR_CLIP` first (the bound the Turbo decoder
+        uses), so that the check-node updates stay finite in float32 at high SNR; an LLR
+        of that size already means a certain bit.
         """
         _check_last_dim(llr, self.n, "llr")
         return self._decoder(llr.clamp(-TURBO_LLR_CLIP, TURBO_LLR_CLIP))[..., : self.k]

@@ -16,7 +16,7 @@ from typing import List, Sequence
 import numpy as np
 import torch
 
-from ..systems.bitlink import CodedModulationLink
+from ..phy.link import CodedModulationLink
 
 
 @dataclass

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Tuple, Type
 
+from ..paths import cache_root
 from ..registry import ParamsModel
 
 
@@ -49,7 +50,7 @@ class SystemContext:
     data: Optional[Dict[str, Any]] = None
     device: str = "cpu"
     seed: int = 0
-    cache_dir: Path = field(default_factory=lambda: Path(".linksim-cache"))
+    cache_dir: Path = field(default_factory=cache_root)
     quick: bool = False
     training: Optional[Dict[str, Any]] = None
     sweep_parameter: str = "snr_db"

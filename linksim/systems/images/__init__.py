@@ -8,9 +8,4 @@ Modules: :mod:`.common` (bandwidth ratio, quality measures, batch statistics),
 ``image_jscc``), :mod:`.digital` (systems ``image_digital`` and ``image_codec``).
 """
 
-from . import jscc  # noqa: F401  (registers image_jscc)
-
-try:  # the classical systems (being written alongside)
-    from . import digital  # noqa: F401
-except ImportError:  # pragma: no cover
-    pass
+from . import digital, jscc  # noqa: F401  (register image_digital, image_codec and image_jscc)

@@ -171,7 +171,6 @@ def image_dataset(context: "SystemContext") -> "ImageDataset":
 
     :raises UserError: when ``data.type`` is not ``images``.
     """
-    from ...data.images import ImageDataset
     from ...registry import build_component, datasets
 
     spec = dict(context.data) if context.data is not None else {"type": "images"}

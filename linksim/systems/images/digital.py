@@ -237,7 +237,7 @@ class ImageDigitalSystem(common.ImageSystem):
 
     @classmethod
     def validate_context(cls, params: ParamsModel, context: SystemContext) -> None:
-        from ..bitlink import build_link
+        from ...phy.link import build_link
 
         p: Any = params
         channel = cls._check_channel(p, context)
@@ -258,7 +258,7 @@ class ImageDigitalSystem(common.ImageSystem):
 
     def setup(self) -> None:
         from ...phy.channels import build_channel
-        from ..bitlink import build_link
+        from ...phy.link import build_link
 
         p: Any = self.params
         self.codec = _build_codec(p)

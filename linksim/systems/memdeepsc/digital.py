@@ -30,7 +30,7 @@ from ...phy.channels import build_channel
 from ...registry import ParamsModel, systems
 from ...source.payload import send_payloads, utf8_decode, utf8_encode
 from ..base import SystemContext
-from ..bitlink import CodedModulationLink, build_link
+from ...phy.link import CodedModulationLink, build_link
 from .system import MemDeepSCSystem
 from .training import log_stderr, train_mem_deepsc
 

@@ -2,7 +2,8 @@
 
 Required length, eq. (15) (Proposition 2)
 ----------------------------------------
-Source (line numbers of /work/shared/papers/mem-deepsc.md): Sec. IV-A, eq. (12) at
+Source (the Mem-DeepSC paper, Xie, Qin, Li, JSAC 2023; line numbers of its Markdown text,
+``papers/mem-deepsc.md`` in the project's shared folder): Sec. IV-A, eq. (12) at
 line 206, eq. (14) at line 220, Proposition 2 / eq. (15) at lines 225-230, Case 1 at
 line 234; the values of Sec. V-A3 at line 332 ("For Mem-DeepSC, mu_max = 1 and
 sigma_m^2 = 1.44"); Table II's "32 symbols to 16 symbols per sentence as the SNR

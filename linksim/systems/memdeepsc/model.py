@@ -1,6 +1,6 @@
 """Keras 3 (PyTorch backend) layers and model of Mem-DeepSC (Xie, Qin, Li, JSAC 2023).
 
-Section numbers and equations refer to the paper, /work/shared/papers/mem-deepsc.md.
+Section numbers and equations refer to the paper (Xie, Qin, Li, "Semantic communication with memory", JSAC 2023).
 Shapes: ``B`` examples, ``T`` memory slots (eq. (5)), ``W`` words per sentence, ``D``
 model width = ``N`` (dimension of a sentence feature ``z``), ``L`` complex channel
 symbols per sentence; complex symbols travel as real ``[..., L, 2]`` (re, im) tensors.
