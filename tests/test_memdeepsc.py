@@ -334,11 +334,11 @@ def test_training_presets_record_table_i():
     from linksim.systems.memdeepsc.training import PAPER_TABLE_I, StageSettings
 
     paper = TrainingParams.model_validate({"preset": "paper"})
-    assert paper.stage("semantic") == StageSettings(200, 5e-4, 250)
-    assert paper.stage("channel") == StageSettings(100, 1e-4, 50)
-    assert paper.stage("whole") == StageSettings(200, 5e-4, 30)
-    assert paper.stage("consecutive") == StageSettings(200, 1e-4, 50)
+    assert paper.stage("semantic") == StageSettings(batch_size=200, learning_rate=5e-4, epochs=250)
+    assert paper.stage("channel") == StageSettings(batch_size=100, learning_rate=1e-4, epochs=50)
+    assert paper.stage("whole") == StageSettings(batch_size=200, learning_rate=5e-4, epochs=30)
+    assert paper.stage("consecutive") == StageSettings(batch_size=200, learning_rate=1e-4, epochs=50)
     custom = TrainingParams.model_validate({"preset": "paper", "whole": {"batch_size": 8, "learning_rate": 1e-3,
                                                                         "epochs": 2}})
-    assert custom.stage("whole") == StageSettings(8, 1e-3, 2) and custom.stage("semantic") == PAPER_TABLE_I["semantic"]
+    assert custom.stage("whole") == StageSettings(batch_size=8, learning_rate=1e-3, epochs=2) and custom.stage("semantic") == PAPER_TABLE_I["semantic"]
     assert TrainingParams().train_snr_db == (0.0, 18.0)

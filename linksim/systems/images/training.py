@@ -26,26 +26,15 @@ Images enter as ``uint8 [N, H, W, C]`` and are fed to the networks as
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
+from ...learning.stages import StageSettings
 from ..training import log_stderr
 
 Logger = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class StageSettings:
-    """One training stage: epochs, batch size, Adam learning rate and its step decay."""
-
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    decay_every: int = 50
-    decay_factor: float = 0.5
 
 
 def to_tensor(images: np.ndarray, device: Any = "cpu") -> torch.Tensor:
@@ -189,5 +178,5 @@ def mean_and_std(images: np.ndarray) -> Tuple[List[float], List[float]]:
 
 
 def stage_dict(settings: StageSettings) -> Dict[str, Any]:
-    """JSON-able form of ``settings`` (for weight hashes)."""
-    return dict(settings.__dict__)
+    """JSON-able form of ``settings`` (for weight hashes): :meth:`StageSettings.key_dict`."""
+    return settings.key_dict()

@@ -140,7 +140,7 @@ class TrainingParams(ParamsModel):
     def stage(self, name: str) -> StageSettings:
         given = getattr(self, name)
         if given is not None:
-            return StageSettings(given.batch_size, given.learning_rate, given.epochs)
+            return StageSettings(batch_size=given.batch_size, learning_rate=given.learning_rate, epochs=given.epochs)
         return (PAPER_TABLE_I if self.preset == "paper" else CPU_DEFAULTS)[name]
 
 
@@ -424,7 +424,7 @@ class MemDeepSCSystem(System):
         snr = self._training.train_snr_db
         stages = ("semantic", "channel") if variant == "separate" else ("semantic", "channel", "whole")
         spec = {"config": self._model_config(importance=False).as_dict(),
-                "training": {"stages": {s: vars(self._stage(self._training, s)) for s in stages},
+                "training": {"stages": {s: self._stage(self._training, s).key_dict() for s in stages},
                              "variant": variant, "train_snr_db": list(snr) if isinstance(snr, tuple) else snr,
                              "max_train": self._max_train(), "quick": self.context.quick,
                              "seed": self.context.seed},
@@ -443,7 +443,7 @@ class MemDeepSCSystem(System):
         for name in ("symbols", "jsc_hidden", "importance_width"):
             config.pop(name)
         spec = {"config": config,
-                "training": {"semantic": vars(self._stage(self._training, "semantic")),
+                "training": {"semantic": self._stage(self._training, "semantic").key_dict(),
                              "max_train": self._max_train(), "quick": self.context.quick, "seed": self.context.seed},
                 "data": self._data_identity()}
         return config_hash({"version": MODEL_VERSION}, {"semantic_codec": spec}), spec
@@ -502,7 +502,7 @@ class MemDeepSCSystem(System):
         importance = mode == "importance"
         config = self._model_config(importance=importance)
         spec = {"config": config.as_dict(),
-                "training": {"base": base_key, "mode": mode, "stage": vars(stage), "l1_range": list(l1_range),
+                "training": {"base": base_key, "mode": mode, "stage": stage.key_dict(), "l1_range": list(l1_range),
                              "max_train": self._max_train(), "seed": self.context.seed}}
         key = config_hash({"version": MODEL_VERSION}, {"model": spec["config"]}, {"mask": spec["training"]})
         with self._store.claim(key):

@@ -26,12 +26,12 @@ from the evaluation SNR of the sweep.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
+from ...learning.stages import StageSettings
 from ..training import log_stderr, torch_threads  # noqa: F401  (re-exported for the system)
 
 if TYPE_CHECKING:  # keras is imported when training starts, so that importing the system stays light
@@ -42,23 +42,14 @@ if TYPE_CHECKING:  # keras is imported when training starts, so that importing t
 STAGES = ("semantic", "channel", "whole", "importance", "consecutive")
 
 
-@dataclass(frozen=True)
-class StageSettings:
-    """Batch size, Adam learning rate and epochs of one training stage (Table I)."""
-
-    batch_size: int
-    learning_rate: float
-    epochs: int
-
-
 #: Table I of the paper. The importance-mask epoch count is missing from the table;
 #: 30 (as "Train Whole Network") is linksim's assumption.
 PAPER_TABLE_I: Dict[str, StageSettings] = {
-    "semantic": StageSettings(200, 5e-4, 250),
-    "channel": StageSettings(100, 1e-4, 50),
-    "whole": StageSettings(200, 5e-4, 30),
-    "importance": StageSettings(200, 5e-4, 30),
-    "consecutive": StageSettings(200, 1e-4, 50),
+    "semantic": StageSettings(batch_size=200, learning_rate=5e-4, epochs=250),
+    "channel": StageSettings(batch_size=100, learning_rate=1e-4, epochs=50),
+    "whole": StageSettings(batch_size=200, learning_rate=5e-4, epochs=30),
+    "importance": StageSettings(batch_size=200, learning_rate=5e-4, epochs=30),
+    "consecutive": StageSettings(batch_size=200, learning_rate=1e-4, epochs=50),
 }
 
 #: Scaled-down defaults for the embedded data on a few CPU cores: smaller batches (more
@@ -66,15 +57,15 @@ PAPER_TABLE_I: Dict[str, StageSettings] = {
 #: rates except a larger one for the small JSC stage. Calibrated on task 1 with 2000
 #: training questions (the semantic stage converges after about 1000 updates).
 CPU_DEFAULTS: Dict[str, StageSettings] = {
-    "semantic": StageSettings(64, 5e-4, 40),
-    "channel": StageSettings(100, 1e-3, 10),
-    "whole": StageSettings(64, 1e-4, 5),
-    "importance": StageSettings(64, 5e-4, 5),
-    "consecutive": StageSettings(64, 1e-4, 5),
+    "semantic": StageSettings(batch_size=64, learning_rate=5e-4, epochs=40),
+    "channel": StageSettings(batch_size=100, learning_rate=1e-3, epochs=10),
+    "whole": StageSettings(batch_size=64, learning_rate=1e-4, epochs=5),
+    "importance": StageSettings(batch_size=64, learning_rate=5e-4, epochs=5),
+    "consecutive": StageSettings(batch_size=64, learning_rate=1e-4, epochs=5),
 }
 
 #: ``--quick``: one epoch per stage on a tiny model and a tiny training set.
-QUICK_STAGE = StageSettings(64, 1e-3, 1)
+QUICK_STAGE = StageSettings(batch_size=64, learning_rate=1e-3, epochs=1)
 
 
 def inputs_of(split: Any, index: Optional[np.ndarray] = None) -> Dict[str, np.ndarray]:
