@@ -13,7 +13,7 @@ training, so their weights equal those of a serial ``linksim train`` with the sa
 ``--threads`` (reductions may round differently with another thread count). One
 exception: SemCC systems that differ only in ``alpha2`` or fine-tuning settings share
 one stage-1 checkpoint, and whichever trains it first decides it (see
-:meth:`~linksim.systems.images.jscc.ImageJsccSystem.seed_key`). Mem-DeepSC's
+:meth:`~linksim.systems.semcc.jscc.ImageJsccSystem.seed_key`). Mem-DeepSC's
 shared semantic-codec checkpoint may be trained by more than one job (same seeds,
 same result, saved atomically).
 

@@ -8,7 +8,7 @@ import pytest
 from linksim.source.image_codec import (
     BPG_MAGIC, NAL_PPS, NAL_SPS, NAL_VPS, BpgCodec, JpegCodec, fit_budget, heif_primary_hevc, nal_type,
     parse_boxes, ue7)
-from linksim.systems.images.common import psnr_per_image
+from linksim.vision.quality import psnr_per_image
 
 
 def smooth_image(seed: int = 0, size: int = 32, channels: int = 3) -> np.ndarray:

@@ -459,7 +459,7 @@ def test_params_validation(params, message):
 
 
 def test_registry_and_systems_helper(tmp_path):
-    from linksim.systems.images.common import image_dataset
+    from linksim.systems.image_system import image_dataset
 
     assert datasets.get("images") is ImageDataset
     built = build_component(datasets, {"type": "images", "num_train": 10, "num_test": 10}, field="data",

@@ -11,8 +11,10 @@ import sionna.phy
 from linksim.errors import UserError
 from linksim.source.image_codec import fit_budget
 from linksim.systems.base import SystemContext
-from linksim.systems.images import common, digital
-from linksim.systems.images.digital import FALLBACK_VALUE, ImageCodecSystem, ImageDigitalSystem
+from linksim.systems import image_digital as digital
+from linksim.systems import image_system
+from linksim.vision import quality as common
+from linksim.systems.image_digital import FALLBACK_VALUE, ImageCodecSystem, ImageDigitalSystem
 
 from test_image_codec import smooth_image
 
@@ -52,7 +54,7 @@ class BrightnessClassifier:
 @pytest.fixture
 def data(monkeypatch):
     ds = FakeImages()
-    monkeypatch.setattr(common, "image_dataset", lambda context: ds)
+    monkeypatch.setattr(image_system, "image_dataset", lambda context: ds)
     monkeypatch.setattr(digital, "_downstream_classifier", lambda context, dataset, params: BrightnessClassifier())
     return ds
 

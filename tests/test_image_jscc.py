@@ -11,10 +11,12 @@ import pytest
 import torch
 
 from linksim.errors import UserError
-from linksim.systems.images import common
-from linksim.systems.images.networks import ProjectionHead, ResNet20, SemanticDecoder, SemanticEncoder, build_transceiver
-from linksim.systems.images.training import (StageSettings, augment, fit, info_nce, soft_update,
-                                             supervised_contrastive)
+from linksim.vision import quality as common
+from linksim.learning.stages import StageSettings
+from linksim.systems.semcc.losses import info_nce, soft_update, supervised_contrastive
+from linksim.systems.semcc.networks import ProjectionHead, SemanticDecoder, SemanticEncoder, build_transceiver
+from linksim.vision.resnet import ResNet20
+from linksim.vision.training import augment, fit
 
 SHAPE = (32, 32, 3)
 
@@ -163,8 +165,8 @@ class _Judge:
 @pytest.mark.parametrize("method", ["deepjscc", "deepsc", "semcc", "semre"])
 def test_each_training_method_reduces_its_loss(method: str, tmp_path: Path) -> None:
     from linksim.layers.channel import ChannelLayer
-    from linksim.systems.images.jscc import ImageJsccParams
-    from linksim.systems.images.methods import train_method
+    from linksim.systems.semcc.jscc import ImageJsccParams
+    from linksim.systems.semcc.methods import train_method
     from linksim.systems.training import seed_training
     from linksim.weights import WeightStore
 
@@ -178,7 +180,7 @@ def test_each_training_method_reduces_its_loss(method: str, tmp_path: Path) -> N
         data.labels, StageSettings(3, 16, 1e-2), seed=0, name="judge", log=None)
     histories: Dict[str, List[float]] = {}
 
-    import linksim.systems.images.methods as methods
+    import linksim.systems.semcc.methods as methods
 
     real_fit = methods.fit
 
@@ -282,7 +284,7 @@ def test_fit_refuses_a_model_without_weights() -> None:
 
 
 def test_auto_width_carries_every_symbol() -> None:
-    from linksim.systems.images.jscc import auto_width
+    from linksim.systems.semcc.jscc import auto_width
 
     widths = [auto_width(common.symbols_for_ratio(r, SHAPE), SHAPE) for r in (1 / 24, 1 / 12, 1 / 6, 1 / 4, 0.4)]
     assert widths == [16, 16, 16, 24, 39]

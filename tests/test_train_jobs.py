@@ -186,7 +186,7 @@ def test_semcc_stage1_checkpoint_does_not_depend_on_who_trains_it(tmp_path: Path
     alone = _write(alone_dir, _scenario(sweep=sweep, systems=[
         {"label": "w/o. FT", "type": "image_jscc", "params": {"method": "semcc", "finetune": False}}]))
     assert main(["train", str(alone), "--quick", "--threads", "1", "--cache", str(tmp_path / "b")]) == 0
-    from linksim.systems.images.jscc import ImageJsccSystem
+    from linksim.systems.semcc.jscc import ImageJsccSystem
 
     system = build_system(parse_scenario(yaml.safe_load(alone.read_text())), 0,
                           Runtime(cache_dir=tmp_path / "b", quick=True))

@@ -37,7 +37,7 @@ have (up to the start-code length, which the spec lets be 3 or 4 bytes).
 Annex-B stream: parameter sets + slices with start codes), ``payload``.
 
 *Decoding.* BPG bytes are not fed back to a decoder: the receiver of the digital
-link checks integrity (a genie CRC, see :mod:`linksim.systems.images.digital`), so an
+link checks integrity (a genie CRC, see :mod:`linksim.systems.image_digital`), so an
 image is decoded only when its payload arrived bit-exact, and then decoding the
 stored HEIF container (``EncodedImage.container``, which carries the identical HEVC
 bitstream) gives the identical picture. A damaged payload is never decoded.
@@ -127,7 +127,7 @@ def check_image(image: Any) -> np.ndarray:
         raise ValueError(f"image must be a numpy uint8 array [H, W, C], got {type(image).__name__}")
     if image.dtype != np.uint8:
         raise ValueError(f"image must have dtype uint8 (values 0..255), got {image.dtype}; "
-                         "convert float images in [0, 1] with linksim.systems.images.common.to_uint8")
+                         "convert float images in [0, 1] with linksim.vision.quality.to_uint8")
     if image.ndim != 3 or image.shape[2] not in (1, 3) or image.shape[0] < 1 or image.shape[1] < 1:
         raise ValueError(f"image must have shape [H, W, C] with C = 1 (grayscale) or 3 (RGB), got {image.shape}")
     return np.ascontiguousarray(image)

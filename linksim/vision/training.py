@@ -1,27 +1,10 @@
-"""Training loops and losses of the image transceivers (SemCC paper, Secs. IV-V).
-
-One loop, :func:`fit` (one objective of the kit's :class:`~linksim.learning.TrainingLoop`),
-serves every stage: Adam on the trainable weights of the given Keras models,
-mini-batches drawn from a seeded permutation, a step learning-rate decay
-(``decay_factor`` every ``decay_every`` epochs, Sec. VI-A: 0.5 every 50), one progress
-line per epoch, and a stop naming the stage if the loss turns NaN. The variants differ only in their loss:
-
-* ``deepjscc``: ``L_rec`` (eq. (9), MSE per pixel);
-* ``deepsc``: ``alpha2 L_rec + (1 - alpha2) L_task`` (eq. (11)), ``L_task`` the
-  cross-entropy (eq. (12)) of the frozen downstream classifier on the reconstruction;
-* ``semcc`` stage 1: ``alpha1 L_rec + (1 - alpha1) L_sem`` (eq. (10)) with the InfoNCE
-  loss of eq. (8) (:func:`info_nce`) on the frozen backbone's features of ``x`` and
-  ``x_hat`` through a trainable projection head; stage 2: eq. (11) with a small
-  learning rate (Algorithm 1);
-* ``semre``: ``alpha1 L_rec + (1 - alpha1) L_sem,R`` with the supervised contrastive
-  loss of eq. (13) (:func:`supervised_contrastive`) on the projected transmit symbols
-  ``s`` and the receiver's re-encoding ``s^r = E_r(x_hat)``; the re-encoder is a copy
-  of the encoder updated only by the soft update of eq. (14) every ``N_update``
-  optimizer steps (Algorithm 2 draws one batch per loop iteration). No downstream
-  model is used.
+"""Training and inference helpers shared by the image systems: tensors, augmentation, ``fit``.
 
 Images enter as ``uint8 [N, H, W, C]`` and are fed to the networks as
-``float32 [N, C, H, W]`` in [0, 1].
+``float32 [N, C, H, W]`` in [0, 1]. :func:`fit` trains Keras models on one loss with
+one objective of the kit's :class:`~linksim.learning.TrainingLoop` (Adam, a step
+learning-rate decay of ``decay_factor`` every ``decay_every`` epochs, a seeded batch
+order, one progress line per epoch, and a stop naming the stage if the loss turns NaN).
 """
 
 from __future__ import annotations
@@ -31,8 +14,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from ...learning.stages import StageSettings
-from ..training import log_stderr
+from ..learning.stages import StageSettings
+from ..systems.training import log_stderr
 
 Logger = Callable[[str], None]
 
@@ -42,17 +25,14 @@ def to_tensor(images: np.ndarray, device: Any = "cpu") -> torch.Tensor:
     t = torch.from_numpy(np.ascontiguousarray(images)).to(device)
     return t.permute(0, 3, 1, 2).float().div_(255.0)
 
-
 def to_images(x: torch.Tensor) -> np.ndarray:
     """``float [N, C, H, W]`` in [0, 1] -> ``float32 [N, H, W, C]`` numpy."""
     return x.detach().permute(0, 2, 3, 1).float().cpu().numpy()
-
 
 def model_device(model: Any) -> torch.device:
     """The torch device holding ``model``'s weights (Keras picks CUDA when present)."""
     weights = model.weights
     return weights[0].value.device if weights else torch.device("cpu")
-
 
 def augment(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
     """Random crop after zero padding by ``pad`` and random horizontal flip (per image)."""
@@ -66,7 +46,6 @@ def augment(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.
         crop = padded[i, :, dy[i]: dy[i] + h, dx[i]: dx[i] + w]
         out[i] = torch.flip(crop, dims=[2]) if flip[i] else crop
     return out
-
 
 def fit(models: Sequence[Any], loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
         images: np.ndarray, labels: np.ndarray, settings: StageSettings, *, seed: int, name: str,
@@ -89,7 +68,7 @@ def fit(models: Sequence[Any], loss_fn: Callable[[torch.Tensor, torch.Tensor], t
     :raises RuntimeError: if a model has no trainable weights (e.g. not built yet).
     :raises ~linksim.errors.TrainingDiverged: the loss became NaN or infinite.
     """
-    from ...learning import Batches, Objective, TrainingLoop
+    from ..learning import Batches, Objective, TrainingLoop
 
     def augmented(batch: Tuple[torch.Tensor, ...], generator: torch.Generator) -> Tuple[torch.Tensor, ...]:
         return (augment(batch[0], generator), *batch[1:])
@@ -103,66 +82,6 @@ def fit(models: Sequence[Any], loss_fn: Callable[[torch.Tensor, torch.Tensor], t
                         after_epoch=[after_epoch] if after_epoch is not None else [])
     return loop.run().history[name]
 
-
-def reconstruction_loss(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
-    """Eq. (9): mean over the batch of ``||x - x_hat||^2 / n``."""
-    return torch.mean((x - x_hat) ** 2)
-
-
-def info_nce(q_a: torch.Tensor, q_b: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Eq. (8): InfoNCE over the 2B projections of a batch and its reconstructions.
-
-    :param q_a: ``[B, d]`` unit-norm projections of the originals ``x``.
-    :param q_b: ``[B, d]`` unit-norm projections of the reconstructions ``x_hat``.
-    Each of the 2B samples is an anchor; its positive is its counterpart in the other
-    view; the denominator sums over every other sample (positive included).
-    """
-    q = torch.cat([q_a, q_b], dim=0)
-    b = q_a.shape[0]
-    logits = q @ q.T / temperature
-    logits = logits.masked_fill(torch.eye(2 * b, dtype=torch.bool, device=q.device), float("-inf"))
-    target = torch.cat([torch.arange(b, 2 * b), torch.arange(0, b)]).to(q.device)
-    return torch.nn.functional.cross_entropy(logits, target)
-
-
-def supervised_contrastive(q_a: torch.Tensor, q_b: torch.Tensor, labels: torch.Tensor,
-                           temperature: float) -> torch.Tensor:
-    """Eq. (13): supervised contrastive loss over the 2B projections.
-
-    The positive set ``S_x`` of an anchor holds every other sample of its class (its
-    own counterpart included). As eq. (13) writes it, the denominator sums over
-    ``B* \\ S_x``, the samples of *other* classes (and never the anchor itself); an
-    anchor whose class has no other sample is skipped. With no negative in the
-    batch (one class only) the loss is zero.
-
-    :param q_a: ``[B, d]`` unit-norm projections of the transmitter's ``s``.
-    :param q_b: ``[B, d]`` unit-norm projections of the receiver's ``s^r``.
-    :param labels: ``[B]`` classes.
-    """
-    q = torch.cat([q_a, q_b], dim=0)
-    y = torch.cat([labels, labels]).to(q.device)
-    n = q.shape[0]
-    sim = q @ q.T / temperature
-    self_mask = torch.eye(n, dtype=torch.bool, device=q.device)
-    same = (y[:, None] == y[None, :]) & ~self_mask
-    negative = y[:, None] != y[None, :]
-    if not bool(negative.any()):
-        return q.sum() * 0.0
-    neg_sum = torch.logsumexp(sim.masked_fill(~negative, float("-inf")), dim=1, keepdim=True)
-    log_prob = sim - neg_sum
-    counts = same.sum(dim=1)
-    valid = (counts > 0) & negative.any(dim=1)
-    per_anchor = -(log_prob * same).sum(dim=1)[valid] / counts[valid]
-    return per_anchor.mean()
-
-
-@torch.no_grad()
-def soft_update(target: Any, source: Any, beta: float) -> None:
-    """Eq. (14): ``theta_r <- beta theta_r + (1 - beta) theta`` for every weight (BN statistics too)."""
-    for t, s in zip(target.weights, source.weights):
-        t.assign(beta * t.value + (1.0 - beta) * s.value)
-
-
 @torch.no_grad()
 def predict_batches(fn: Callable[[torch.Tensor], torch.Tensor], images: np.ndarray, *,
                     device: Any = "cpu", batch: int = 500) -> np.ndarray:
@@ -170,12 +89,10 @@ def predict_batches(fn: Callable[[torch.Tensor], torch.Tensor], images: np.ndarr
     out = [fn(to_tensor(images[i: i + batch], device)).detach().cpu().numpy() for i in range(0, len(images), batch)]
     return np.concatenate(out, axis=0)
 
-
 def mean_and_std(images: np.ndarray) -> Tuple[List[float], List[float]]:
     """Per-channel mean and standard deviation of ``uint8 [N, H, W, C]`` images in [0, 1] units."""
     x = images.reshape(-1, images.shape[-1]).astype(np.float64) / 255.0
     return x.mean(axis=0).tolist(), np.maximum(x.std(axis=0), 1e-3).tolist()
-
 
 def stage_dict(settings: StageSettings) -> Dict[str, Any]:
     """JSON-able form of ``settings`` (for weight hashes): :meth:`StageSettings.key_dict`."""

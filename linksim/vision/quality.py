@@ -1,5 +1,8 @@
 """What every image system shares: bandwidth ratio, quality measures, batch statistics.
 
+The base class of the image systems (dataset, ratio checks) is
+:class:`linksim.systems.image_system.ImageSystem`.
+
 Conventions (all image systems, learned and classical):
 
 * images travel as ``uint8`` arrays ``[N, H, W, C]`` (the dataset's layout) and are
@@ -17,19 +20,12 @@ Conventions (all image systems, learned and classical):
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import TYPE_CHECKING, Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from ...errors import UserError
-from ..base import System
-
-if TYPE_CHECKING:
-    from ...data.images import ImageDataset
-    from ..base import SystemContext
+from ..errors import UserError
 
 #: PSNR reported for an exact reconstruction (MSE = 0), in dB.
 PSNR_CAP_DB = 100.0
@@ -164,56 +160,3 @@ def image_statistics(original: np.ndarray, reconstructed: np.ndarray, *, labels:
         stats["images_lost"] = float(np.count_nonzero(lost))
         stats["images"] = float(len(lost))
     return stats
-
-
-def image_dataset(context: "SystemContext") -> "ImageDataset":
-    """The scenario's image dataset (``data: {type: images, ...}``; embedded by default).
-
-    :raises UserError: when ``data.type`` is not ``images``.
-    """
-    from ...registry import build_component, datasets
-
-    spec = dict(context.data) if context.data is not None else {"type": "images"}
-    if spec.get("type") != "images":
-        raise UserError(f"data.type: image systems need data of type 'images', not {spec.get('type')!r}")
-    slot = (json.dumps(spec, sort_keys=True, default=str), str(context.cache_dir))
-    if slot not in _DATASETS:  # the systems of a scenario share one dataset (loaded or generated once)
-        _DATASETS[slot] = build_component(datasets, spec, field="data", cache_dir=Path(context.cache_dir) / "images")
-    return _DATASETS[slot]
-
-
-_DATASETS: Dict[Tuple[str, str], "ImageDataset"] = {}
-
-
-class ImageSystem(System):
-    """Base of the image systems: the scenario's :class:`~linksim.data.images.ImageDataset`,
-    loaded once on first use, and the check of every sweep point's bandwidth ratio."""
-
-    _dataset: Optional["ImageDataset"] = None
-
-    @property
-    def dataset(self) -> "ImageDataset":
-        if self._dataset is None:
-            self._dataset = image_dataset(self.context)
-        return self._dataset
-
-    @property
-    def image_shape(self) -> Tuple[int, int, int]:
-        """``(H, W, C)`` of the dataset's images."""
-        return tuple(self.dataset.image_shape)  # type: ignore[return-value]
-
-    @staticmethod
-    def check_points(context: "SystemContext", image_shape: Sequence[int], default_ratio: Optional[float], *,
-                     need_snr: bool) -> None:
-        """Every sweep point must give a ratio with ``k >= 1`` (and an SNR when ``need_snr``).
-
-        :raises UserError: naming ``params.bandwidth_ratio`` or ``sweep``.
-        """
-        for point in context.points or [{}]:
-            ratio = point.get("bandwidth_ratio", default_ratio)
-            if ratio is None:
-                raise UserError("params.bandwidth_ratio: required when the sweep does not set bandwidth_ratio")
-            if need_snr and "snr_db" not in point and context.points:
-                raise UserError("sweep: give snr_db in the sweep (or sweep.fixed)")
-            field = "sweep" if "bandwidth_ratio" in point else "params.bandwidth_ratio"
-            symbols_for_ratio(float(ratio), image_shape, field=field)

@@ -16,12 +16,13 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from ...registry import ParamsModel
-from ...weights import WeightStore, config_hash, file_sha256
-from ..base import SystemContext
-from ..training import log_stderr, seed_training, torch_threads
-from .common import to_uint8
-from .training import StageSettings, fit, mean_and_std, model_device, predict_batches, stage_dict
+from ..learning.stages import StageSettings
+from ..registry import ParamsModel
+from ..systems.base import SystemContext
+from ..systems.training import log_stderr, seed_training, torch_threads
+from ..weights import WeightStore, config_hash, file_sha256
+from .quality import to_uint8
+from .training import fit, mean_and_std, model_device, predict_batches, stage_dict
 
 WEIGHT_KIND = "images"
 MODEL_VERSION = "resnet20-2"
@@ -95,7 +96,7 @@ def classifier_key(params: ClassifierParams, dataset: Any, quick: bool, seed: in
 def downstream_classifier(context: SystemContext, dataset: Any,
                           params: Optional[ClassifierParams] = None) -> DownstreamClassifier:
     """The shared downstream classifier for ``dataset`` (cached, shipped or trained now)."""
-    from .networks import ResNet20
+    from .resnet import ResNet20
 
     params = params or ClassifierParams()
     key = classifier_key(params, dataset, context.quick, context.seed)

@@ -5,7 +5,7 @@ and codec-only rate/quality curves (SemCC paper, Sec. VI-A).
 ------------------------------------------------------
 
 Per sweep point (bandwidth ratio, SNR) every image gets ``k = round(ratio x H W C)``
-complex channel uses (:func:`~.common.symbols_for_ratio`). With a WiMAX LDPC code
+complex channel uses (:func:`~.quality.symbols_for_ratio`). With a WiMAX LDPC code
 (n = 2304, rate ``R = k_c / n``) and ``M``-QAM the image's **bit budget** is
 ``floor(k log2(M) R)`` information bits, and the codec's highest quality whose
 payload fits ``floor(budget / 8)`` bytes is sent (:func:`~linksim.source.image_codec.fit_budget`).
@@ -75,13 +75,15 @@ import numpy as np
 import torch
 from pydantic import Field, ValidationInfo, field_validator
 
-from ...errors import UserError
-from ...registry import Number, ParamsModel, systems
-from ...source.image_codec import EncodedImage, ImageCodec, fit_budget, make_codec
-from ...source.payload import bytes_to_bits
-from ..base import SystemContext
-from . import common
-from .classifier import ClassifierParams
+from ..errors import UserError
+from ..registry import Number, ParamsModel, systems
+from ..source.image_codec import EncodedImage, ImageCodec, fit_budget, make_codec
+from ..source.payload import bytes_to_bits
+from ..vision import quality
+from ..vision.classifier import ClassifierParams
+from .base import SystemContext
+from . import image_system
+from .image_system import ImageSystem
 
 #: Sample value (uint8) of the receiver's output for a lost or unsendable image.
 FALLBACK_VALUE = 128
@@ -102,7 +104,7 @@ def fallback_image(shape: Sequence[int]) -> np.ndarray:
 
 def capacity_bits(k: int, snr_db: float, channel: Mapping[str, Any]) -> int:
     """``floor(k C(snr))``: information bits k channel uses carry at capacity."""
-    from ...phy import theory
+    from ..phy import theory
 
     kind = channel.get("type")
     if kind == "awgn":
@@ -137,7 +139,7 @@ def _preserved_rngs() -> Iterator[None]:
 
 
 def _downstream_classifier(context: SystemContext, dataset: Any, params: ClassifierParams) -> Any:
-    from .classifier import downstream_classifier
+    from ..vision.classifier import downstream_classifier
 
     return downstream_classifier(context, dataset, params)
 
@@ -178,7 +180,7 @@ def _reconstruct(codec: ImageCodec, encoded: Sequence[Optional[EncodedImage]], i
 
 
 @systems.register("image_digital")
-class ImageDigitalSystem(common.ImageSystem):
+class ImageDigitalSystem(ImageSystem):
     """BPG/JPEG + WiMAX LDPC (n = 2304) + QAM, or the BPG+Capacity bound (see module doc)."""
 
     class Params(_CodecParams):
@@ -205,7 +207,7 @@ class ImageDigitalSystem(common.ImageSystem):
                 raise ValueError("give at least one " + ("code rate" if info.field_name == "code_rates" else "QAM order"))
             return value
 
-    sweep_parameters: ClassVar[FrozenSet[str]] = common.IMAGE_SWEEP_PARAMETERS
+    sweep_parameters: ClassVar[FrozenSet[str]] = quality.IMAGE_SWEEP_PARAMETERS
     metrics_provided: ClassVar[FrozenSet[str]] = IMAGE_METRICS
 
     def __init__(self, params: ParamsModel, context: SystemContext) -> None:
@@ -223,7 +225,7 @@ class ImageDigitalSystem(common.ImageSystem):
 
     @classmethod
     def _check_channel(cls, params: Any, context: SystemContext) -> Any:
-        from ...phy.channels import build_channel
+        from ..phy.channels import build_channel
 
         kind = (context.channel or {}).get("type")
         if kind not in SUPPORTED_CHANNELS:
@@ -237,7 +239,7 @@ class ImageDigitalSystem(common.ImageSystem):
 
     @classmethod
     def validate_context(cls, params: ParamsModel, context: SystemContext) -> None:
-        from ...phy.link import build_link
+        from ..phy.link import build_link
 
         p: Any = params
         channel = cls._check_channel(p, context)
@@ -249,7 +251,7 @@ class ImageDigitalSystem(common.ImageSystem):
                 for order in p.orders:
                     build_link(cls._code_spec(rate, p.num_iter), order, channel, field="params",
                                demapping=p.demapping)
-        dataset = common.image_dataset(context)
+        dataset = image_system.image_dataset(context)
         if p.select_metric == "accuracy" and p.select == "best" and p.bound == "none" and dataset.num_classes < 1:
             raise UserError("params.select_metric: accuracy needs a labelled dataset")
         cls.check_points(context, dataset.image_shape, p.bandwidth_ratio, need_snr=True)
@@ -257,8 +259,8 @@ class ImageDigitalSystem(common.ImageSystem):
     # -- setup ------------------------------------------------------------------------
 
     def setup(self) -> None:
-        from ...phy.channels import build_channel
-        from ...phy.link import build_link
+        from ..phy.channels import build_channel
+        from ..phy.link import build_link
 
         p: Any = self.params
         self.codec = _build_codec(p)
@@ -296,7 +298,7 @@ class ImageDigitalSystem(common.ImageSystem):
         return (float(point.get("bandwidth_ratio", -1.0)), float(point.get("snr_db", float("nan"))))
 
     def _ratio_snr(self, point: Mapping[str, float]) -> Tuple[float, float]:
-        return common.point_ratio_and_snr(dict(point), self.params.bandwidth_ratio)  # type: ignore[attr-defined]
+        return quality.point_ratio_and_snr(dict(point), self.params.bandwidth_ratio)  # type: ignore[attr-defined]
 
     def choose(self, point: Mapping[str, float]) -> Tuple[str, int]:
         """The (code rate, QAM order) used at ``point`` (pilot-set selection; cached)."""
@@ -310,7 +312,7 @@ class ImageDigitalSystem(common.ImageSystem):
             return self._fixed
         p: Any = self.params
         ratio, snr = self._ratio_snr(point)
-        k = common.symbols_for_ratio(ratio, self.image_shape)
+        k = quality.symbols_for_ratio(ratio, self.image_shape)
         images = self._images[self._pilot]
         labels = self._labels[self._pilot] if self._labels is not None else None
         seed_key = f"linksim/image_digital/pilot/{self.context.seed}/{self.context.label}/{ratio!r}/{snr!r}".encode()
@@ -320,7 +322,7 @@ class ImageDigitalSystem(common.ImageSystem):
             for combo in self._links:
                 sionna.phy.config.seed = seed
                 recon, _, _ = self._transmit(images, k, snr, combo)
-                psnr = float(common.psnr_per_image(images, recon).mean())
+                psnr = float(quality.psnr_per_image(images, recon).mean())
                 acc = None
                 if labels is not None and self._classifier is not None:
                     acc = float(np.mean(self._classifier.predict(recon) == labels))
@@ -389,7 +391,7 @@ class ImageDigitalSystem(common.ImageSystem):
         import sionna.phy
 
         ratio, snr = self._ratio_snr(point)
-        k = common.symbols_for_ratio(ratio, self.image_shape)
+        k = quality.symbols_for_ratio(ratio, self.image_shape)
         combo = None if self.params.bound == "capacity" else self.choose(point)  # type: ignore[attr-defined]
         idx = sionna.phy.config.np_rng.integers(0, len(self._images), size=batch_size)
         images = self._images[idx]
@@ -398,7 +400,7 @@ class ImageDigitalSystem(common.ImageSystem):
         if self._labels is not None and self._classifier is not None:
             labels = self._labels[idx]
             predicted = self._classifier.predict(recon)
-        return common.image_statistics(images, recon, labels=labels, predicted=predicted,
+        return quality.image_statistics(images, recon, labels=labels, predicted=predicted,
                                        symbols=np.full(batch_size, k, dtype=np.float64),
                                        payload_bits=payload_bits, lost=lost)
 
@@ -425,14 +427,14 @@ class ImageDigitalSystem(common.ImageSystem):
 
     def trained_weights(self) -> List[Tuple[str, str]]:
         if self.dataset.num_classes > 0:
-            from .classifier import classifier_weights
+            from ..vision.classifier import classifier_weights
 
             return classifier_weights(self.context, self.dataset, self.params.downstream)  # type: ignore[attr-defined]
         return []
 
 
 @systems.register("image_codec")
-class ImageCodecSystem(common.ImageSystem):
+class ImageCodecSystem(ImageSystem):
     """Codec-only rate/quality: PSNR/SSIM vs bits per pixel (no channel)."""
 
     class Params(_CodecParams):
@@ -446,7 +448,7 @@ class ImageCodecSystem(common.ImageSystem):
 
     @classmethod
     def validate_context(cls, params: ParamsModel, context: SystemContext) -> None:
-        common.image_dataset(context)
+        image_system.image_dataset(context)
         for point in context.points:
             if "bpp" not in point:
                 raise UserError("sweep: image_codec sweeps bpp (target bits per pixel)")
@@ -456,7 +458,7 @@ class ImageCodecSystem(common.ImageSystem):
     @property
     def dataset(self) -> Any:
         if self._dataset is None:
-            self._dataset = common.image_dataset(self.context)
+            self._dataset = image_system.image_dataset(self.context)
         return self._dataset
 
     def setup(self) -> None:
@@ -474,7 +476,7 @@ class ImageCodecSystem(common.ImageSystem):
         fits = np.array([e is not None for e in encoded], dtype=bool)
         recon = _reconstruct(self.codec, encoded, fits, images.shape[1:])
         bits = np.array([e.num_bits if e is not None else 0 for e in encoded], dtype=np.int64)
-        return common.image_statistics(images, recon, payload_bits=bits, lost=~fits)
+        return quality.image_statistics(images, recon, payload_bits=bits, lost=~fits)
 
     def provenance(self) -> Dict[str, Any]:
         return {"system": "image_codec", "codec": _codec_provenance(self.codec), "data": self.dataset.provenance(),

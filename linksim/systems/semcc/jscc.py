@@ -34,16 +34,19 @@ import numpy as np
 import torch
 from pydantic import Field, field_validator
 
+from ...data.images import MAX_IMAGES
 from ...errors import UserError
+from ...learning.stages import StageSettings
 from ...registry import Number, ParamsModel, systems, validate_model
+from ...vision import quality
+from ...vision.classifier import MAX_BATCH_SIZE, MAX_EPOCHS, WEIGHT_KIND, ClassifierParams, classifier_weights, \
+    downstream_classifier
+from ...vision.training import stage_dict
 from ...weights import WeightStore, config_hash, file_sha256
 from ..base import SystemContext
+from .. import image_system
+from ..image_system import ImageSystem
 from ..training import log_stderr, seed_training, torch_threads
-from . import common
-from ...data.images import MAX_IMAGES
-from .classifier import MAX_BATCH_SIZE, MAX_EPOCHS, WEIGHT_KIND, ClassifierParams, classifier_weights, \
-    downstream_classifier
-from .training import StageSettings, stage_dict
 
 MODEL_VERSION = "semcc-jscc-2"
 METHODS = ("deepjscc", "deepsc", "semcc", "semre")
@@ -145,12 +148,12 @@ def auto_width(k: int, image_shape: Tuple[int, int, int], minimum: int = 16) -> 
 
 
 @systems.register("image_jscc")
-class ImageJsccSystem(common.ImageSystem):
+class ImageJsccSystem(ImageSystem):
     """Learned JSCC image transceiver trained as DeepJSCC, DeepSC, SemCC or SemRE (SemCC paper, Fig. 1)."""
 
     Params = ImageJsccParams
     Training = TrainingParams
-    sweep_parameters: ClassVar[FrozenSet[str]] = common.IMAGE_SWEEP_PARAMETERS | {"alpha"}
+    sweep_parameters: ClassVar[FrozenSet[str]] = quality.IMAGE_SWEEP_PARAMETERS | {"alpha"}
     metrics_provided: ClassVar[FrozenSet[str]] = frozenset({"psnr", "ssim", "mse", "accuracy", "symbols_per_message"})
     accepts_training: ClassVar[bool] = True
 
@@ -172,7 +175,7 @@ class ImageJsccSystem(common.ImageSystem):
     @classmethod
     def validate_context(cls, params: ImageJsccParams, context: SystemContext) -> None:
         training = cls.training_params(context)
-        dataset = common.image_dataset(context)
+        dataset = image_system.image_dataset(context)
         if params.method in ("deepsc", "semcc", "semre") and dataset.num_classes < 1:
             raise UserError(f"params.method: {params.method} needs a labelled dataset for its downstream model")
         points = context.points or [{}]
@@ -203,7 +206,7 @@ class ImageJsccSystem(common.ImageSystem):
     def _model_point(self, point: Mapping[str, float]) -> Tuple[Any, ...]:
         """(k, training SNR, alpha1, alpha2) of the model that serves ``point``."""
         ratio, snr = point.get("bandwidth_ratio", self.params.bandwidth_ratio), point.get("snr_db")
-        k = common.symbols_for_ratio(float(ratio), self.image_shape)
+        k = quality.symbols_for_ratio(float(ratio), self.image_shape)
         given = self.training.train_snr_db
         train_snr = snr if given is None else (tuple(map(float, given)) if isinstance(given, tuple) else float(given))
         alpha1, alpha2 = self.alphas(k, point.get("alpha"))
@@ -211,7 +214,7 @@ class ImageJsccSystem(common.ImageSystem):
 
     def alphas(self, k: int, alpha: Optional[float]) -> Tuple[float, float]:
         """``(alpha1, alpha2)``; a swept ``alpha`` sets alpha2 (DeepSC) or both (SemCC, SemRE: alpha1)."""
-        n = common.source_dimension(self.image_shape)
+        n = quality.source_dimension(self.image_shape)
         alpha1 = self.params.alpha1 if self.params.alpha1 is not None else k / n
         alpha2 = self.params.alpha2
         if alpha is not None:
@@ -282,7 +285,7 @@ class ImageJsccSystem(common.ImageSystem):
         return self.model_key(model_point, finetune=True)
 
     def _classifier_key(self) -> str:
-        from .classifier import classifier_key
+        from ...vision.classifier import classifier_key
 
         return classifier_key(self.params.downstream, self.dataset, self.context.quick, self.context.seed)
 
@@ -342,7 +345,7 @@ class ImageJsccSystem(common.ImageSystem):
         log = None if self.context.quick else log_stderr
         snr = tuple(train_snr) if isinstance(train_snr, (list, tuple)) else train_snr
         channel = ChannelLayer(self.context.channel, snr)
-        n = common.source_dimension(self.image_shape)
+        n = quality.source_dimension(self.image_shape)
         if log:
             log(f"[{self.context.label}] training {self.params.method} at k = {k} (k/n = 1/{n / k:.3g}), "
                 f"train SNR {train_snr} dB on {len(labels)} images")
@@ -364,7 +367,7 @@ class ImageJsccSystem(common.ImageSystem):
     def simulate(self, batch_size: int, point: Mapping[str, float]) -> Dict[str, float]:
         import sionna.phy
 
-        from .training import model_device, to_images, to_tensor
+        from ...vision.training import model_device, to_images, to_tensor
 
         mp = self._model_point(point)
         model = self._models[mp]
@@ -375,11 +378,11 @@ class ImageJsccSystem(common.ImageSystem):
         with torch_threads(self.params.threads):
             s = model.encoder(x, training=False)
             y = self._channel(s, snr_db=float(point.get("snr_db", mp[1])), training=False)
-            x_hat = common.to_uint8(to_images(model.decoder(y, training=False)))  # the receiver's 8-bit image
+            x_hat = quality.to_uint8(to_images(model.decoder(y, training=False)))  # the receiver's 8-bit image
             judge = self._test_classifier or self._classifier
             predicted = judge.predict(x_hat) if judge is not None else None
         labels = test.labels[index] if judge is not None else None
-        return common.image_statistics(images, x_hat, labels=labels, predicted=predicted,
+        return quality.image_statistics(images, x_hat, labels=labels, predicted=predicted,
                                        symbols=np.full(batch_size, mp[0]))
 
     # ----------------------------------------------------------------- records

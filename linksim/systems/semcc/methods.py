@@ -26,7 +26,9 @@ import numpy as np
 import torch
 
 from ...weights import WeightStore
-from .training import StageSettings, fit, info_nce, reconstruction_loss, soft_update, supervised_contrastive
+from ...learning.stages import StageSettings
+from ...vision.training import fit
+from .losses import info_nce, reconstruction_loss, soft_update, supervised_contrastive
 
 Logger = Optional[Callable[[str], None]]
 
@@ -49,7 +51,7 @@ def _eq11(model: Any, channel: Any, classifier: Any, alpha2: float) -> Callable[
 def _built_head(features: int, out: int, model: Any, hidden: Optional[int] = None) -> Any:
     """A :class:`~.networks.ProjectionHead` with its weights created (so that Adam sees them)."""
     from .networks import ProjectionHead
-    from .training import model_device
+    from ...vision.training import model_device
 
     head = ProjectionHead(hidden or features, out)
     head(torch.zeros(2, features, device=model_device(model)))
