@@ -47,9 +47,9 @@ from ..base import SystemContext
 from .. import image_system
 from ..image_system import ImageSystem
 from ..training import log_stderr, seed_training, torch_threads
+from .methods import METHODS
 
 MODEL_VERSION = "semcc-jscc-2"
-METHODS = ("deepjscc", "deepsc", "semcc", "semre")
 
 #: Sec. VI-A: 300 pre-training and 50 fine-tuning epochs, batch 128, Adam 1e-3 / 1e-4,
 #: learning rates halved every 50 epochs. DeepJSCC, DeepSC and SemRE train with the
@@ -116,7 +116,15 @@ class TrainingParams(ParamsModel):
 class ImageJsccParams(ParamsModel):
     """Parameters of ``image_jscc`` (defaults: Sec. VI-A where the paper gives them)."""
 
-    method: Literal["deepjscc", "deepsc", "semcc", "semre"]
+    method: str = Field(..., description="a registered training method (linksim.systems.semcc.methods.METHODS): "
+                                         "deepjscc, deepsc, semcc or semre")
+
+    @field_validator("method")
+    @classmethod
+    def _registered_method(cls, name: str) -> str:
+        if name not in METHODS:
+            raise ValueError(f"unknown training method {name!r}; registered: {', '.join(sorted(METHODS))}")
+        return name
     bandwidth_ratio: Optional[Number] = Field(None, gt=0, le=1, description="k/n when the sweep does not set it")
     width: Optional[int] = Field(None, ge=4, le=1024, description="feature maps of the encoder/decoder (not given "
                                  "in the paper; 4..1024); default max(16, maps of the k symbols at H/4 x W/4): "
@@ -176,12 +184,13 @@ class ImageJsccSystem(ImageSystem):
     def validate_context(cls, params: ImageJsccParams, context: SystemContext) -> None:
         training = cls.training_params(context)
         dataset = image_system.image_dataset(context)
-        if params.method in ("deepsc", "semcc", "semre") and dataset.num_classes < 1:
-            raise UserError(f"params.method: {params.method} needs a labelled dataset for its downstream model")
+        method = METHODS[params.method]
+        if method.needs_labels and dataset.num_classes < 1:
+            raise UserError(f"params.method: {params.method} needs a labelled dataset")
         points = context.points or [{}]
         for point in points:
-            if "alpha" in point and params.method == "deepjscc":
-                raise UserError("sweep: DeepJSCC has no trade-off weight alpha to sweep")
+            if "alpha" in point and method.alpha_sets_alpha1 is None:
+                raise UserError(f"sweep: {method.title} has no trade-off weight alpha to sweep")
             if "alpha" in point and not 0 <= point["alpha"] <= 1:
                 raise UserError(f"sweep: alpha = {point['alpha']:g} is outside [0, 1]")
             if training.train_snr_db is None and "snr_db" not in point:
@@ -219,7 +228,7 @@ class ImageJsccSystem(ImageSystem):
         alpha2 = self.params.alpha2
         if alpha is not None:
             alpha2 = float(alpha)
-            if self.params.method in ("semcc", "semre"):
+            if METHODS[self.params.method].alpha_sets_alpha1:
                 alpha1 = float(alpha)
         return alpha1, alpha2
 
@@ -259,16 +268,10 @@ class ImageJsccSystem(ImageSystem):
         train: Dict[str, Any] = {"method": method, "train_snr_db": train_snr, "channel": self.context.channel,
                                  "pretrain": stage_dict(stages["pretrain"]), "seed": self.context.seed,
                                  "quick": self.context.quick, "num_train": len(self._training_images()[1])}
-        if method in ("deepsc", "semcc"):
+        if METHODS[method].uses_downstream:
             train["downstream"] = self._classifier_key()
-        if method == "deepsc":
-            train["alpha2"] = alpha2
-        if method in ("semcc", "semre"):
-            train.update(alpha1=alpha1, temperature=p.temperature, projection_width=p.projection_width)
-        if method == "semre":
-            train.update(beta=p.beta, update_every=p.update_every)
-        if method == "semcc" and stage == "final" and finetune:
-            train.update(finetune=stage_dict(stages["finetune"]), alpha2=alpha2)
+        train.update(METHODS[method].key_settings(p, alpha1, alpha2, stages, final=stage == "final",
+                                                  finetune=finetune))
         return config_hash(arch, train, self.dataset.identity())
 
     def seed_key(self, model_point: Tuple[Any, ...]) -> str:
@@ -350,7 +353,8 @@ class ImageJsccSystem(ImageSystem):
             log(f"[{self.context.label}] training {self.params.method} at k = {k} (k/n = 1/{n / k:.3g}), "
                 f"train SNR {train_snr} dB on {len(labels)} images")
         stages = self.stages()
-        stage1_store_key = self.model_key(mp, stage="pretrain") if self.params.method == "semcc" else None
+        stage1_store_key = self.model_key(mp, stage="pretrain") if METHODS[self.params.method].has_stage1_checkpoint \
+            else None
         key = self.model_key(mp)
         train_method(self.params.method, model, channel, images, labels, stages=stages, params=self.params,
                      alpha1=alpha1, alpha2=alpha2, classifier=self._classifier, seed=self.context.seed, log=log,
@@ -397,7 +401,7 @@ class ImageJsccSystem(ImageSystem):
 
     def trained_weights(self) -> List[Tuple[str, str]]:
         out = [(WEIGHT_KIND, key) for key in self._keys.values()]
-        if self.params.method == "semcc" and self.params.finetune:  # stage-1 checkpoints ("w/o. FT")
+        if METHODS[self.params.method].has_stage1_checkpoint and self.params.finetune:  # "w/o. FT" checkpoints
             store = WeightStore(self.context.cache_dir, WEIGHT_KIND)
             stage1 = [self.model_key(mp, stage="pretrain") for mp in self._keys]
             out += [(WEIGHT_KIND, key) for key in stage1 if store.find(key) is not None]

@@ -1,6 +1,8 @@
 """The four training methods of the SemCC paper's comparison, on one transceiver.
 
-:func:`train_method` trains a :class:`~.networks.Transceiver` in place:
+:func:`train_method` trains a :class:`~.networks.Transceiver` in place by one of the
+:class:`TrainingMethod` objects registered in :data:`METHODS` (a new method is one more
+registered class):
 
 =========  ==================================================================  =========
 method     loss                                                                 stages
@@ -20,14 +22,15 @@ updated; the projection head and SemRE's re-encoder exist only during training.
 from __future__ import annotations
 
 from contextlib import nullcontext
-from typing import Any, Callable, Dict, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Dict, Optional
 
 import numpy as np
 import torch
 
-from ...weights import WeightStore
 from ...learning.stages import StageSettings
-from ...vision.training import fit
+from ...weights import WeightStore
+from ...vision.training import fit, stage_dict
 from .losses import info_nce, reconstruction_loss, soft_update, supervised_contrastive
 
 Logger = Optional[Callable[[str], None]]
@@ -58,50 +61,150 @@ def _built_head(features: int, out: int, model: Any, hidden: Optional[int] = Non
     return head
 
 
-def train_method(method: str, model: Any, channel: Any, images: np.ndarray, labels: np.ndarray, *,
-                 stages: Dict[str, StageSettings], params: Any, alpha1: float, alpha2: float,
-                 classifier: Any, seed: int, log: Logger, store: Optional[WeightStore] = None,
-                 stage1_key: Optional[str] = None, info: Optional[Dict[str, Any]] = None,
-                 before_stage: Optional[Callable[[str], None]] = None) -> None:
-    """Train ``model`` (a :class:`~.networks.Transceiver`) by ``method``.
+@dataclass
+class TrainingJob:
+    """Everything a method needs to train one transceiver.
 
-    :param channel: :class:`~linksim.layers.ChannelLayer` at the training SNR.
-    :param images: ``uint8 [N, H, W, C]`` training images; ``labels`` ``int64 [N]``.
-    :param stages: ``pretrain`` and ``finetune`` settings.
-    :param params: The system's :class:`~.jscc.ImageJsccParams` (temperature, projection
-        width, beta, update interval, finetune flag).
-    :param classifier: The :class:`~.classifier.DownstreamClassifier` (DeepSC, SemCC).
-    :param store: Where SemCC's stage-1 checkpoint is cached under ``stage1_key`` (the
-        "w/o. FT" ablation and fine-tuning variants reuse it).
-    :param before_stage: Called with ``"pretrain"`` or ``"finetune"`` before that stage
-        (the system reseeds there, so a stage-1 checkpoint loaded from the cache and one
-        trained in the same process lead to the same fine-tuned model).
+    :ivar model: The :class:`~.networks.Transceiver`, trained in place.
+    :ivar channel: :class:`~linksim.layers.ChannelLayer` at the training SNR.
+    :ivar images: ``uint8 [N, H, W, C]`` training images; ``labels`` ``int64 [N]``.
+    :ivar stages: ``pretrain`` and ``finetune`` settings.
+    :ivar params: The system's :class:`~.jscc.ImageJsccParams`.
+    :ivar classifier: The :class:`~linksim.vision.classifier.DownstreamClassifier`.
+    :ivar store: Where a stage-1 checkpoint is cached under ``stage1_key``.
+    :ivar before_stage: Called with the stage name before it runs (the system reseeds).
+    :ivar info: Recorded with checkpoints; ``info["system"]`` names the system in logs.
     """
-    from .networks import SemanticEncoder
 
-    system = (info or {}).get("system")
+    model: Any
+    channel: Any
+    images: np.ndarray
+    labels: np.ndarray
+    stages: Dict[str, StageSettings]
+    params: Any
+    alpha1: float
+    alpha2: float
+    classifier: Any
+    seed: int
+    log: Logger
+    store: Optional[WeightStore] = None
+    stage1_key: Optional[str] = None
+    info: Optional[Dict[str, Any]] = None
+    before_stage: Optional[Callable[[str], None]] = None
 
-    def run(models: Any, loss: Any, settings: StageSettings, name: str, stage: str = "pretrain", **kw: Any) -> None:
-        if before_stage is not None:
-            before_stage(stage)
-        fit(models, loss, images, labels, settings, seed=seed, name=f"{system!r} {name}" if system else name,
-            log=log, **kw)
+    def run(self, models: Any, loss: Any, settings: StageSettings, name: str, stage: str = "pretrain",
+            **kw: Any) -> None:
+        """One stage: reseed, then :func:`~linksim.vision.training.fit` ``loss`` over the images."""
+        if self.before_stage is not None:
+            self.before_stage(stage)
+        system = (self.info or {}).get("system")
+        fit(models, loss, self.images, self.labels, settings, seed=self.seed,
+            name=f"{system!r} {name}" if system else name, log=self.log, **kw)
 
-    if method == "deepjscc":
-        run([model], lambda x, y: reconstruction_loss(x, model.reconstruct(x, channel, training=True)), stages["pretrain"],
-            "DeepJSCC")
-    elif method == "deepsc":
-        run([model], _eq11(model, channel, classifier, alpha2), stages["pretrain"], "DeepSC")
-    elif method == "semcc":
-        checkpoint = store is not None and bool(stage1_key)
-        with store.claim(stage1_key) if checkpoint else nullcontext() as path:  # a parallel job may train it
+
+class TrainingMethod:
+    """One way of training the transceiver; registered by name in :data:`METHODS`.
+
+    Class attributes say what the method needs, so that the system checks scenarios and
+    builds weight keys without knowing the methods by name.
+    """
+
+    name: ClassVar[str]
+    #: How the paper writes it (messages, logs).
+    title: ClassVar[str]
+    #: Trains through the frozen downstream model (its key enters the weight key).
+    uses_downstream: ClassVar[bool] = False
+    #: Needs labelled images.
+    needs_labels: ClassVar[bool] = True
+    #: A swept trade-off ``alpha`` sets ``alpha1`` (eq. 10) as well as ``alpha2`` (eq. 11);
+    #: None: the method has no trade-off to sweep.
+    alpha_sets_alpha1: ClassVar[Optional[bool]] = False
+    #: Saves a stage-1 checkpoint (shared with the variant without fine-tuning).
+    has_stage1_checkpoint: ClassVar[bool] = False
+
+    def key_settings(self, params: Any, alpha1: float, alpha2: float, stages: Dict[str, StageSettings], *,
+                     final: bool, finetune: bool) -> Dict[str, Any]:
+        """The method's own settings that shape the weights (added to the weight key)."""
+        return {}
+
+    def train(self, job: TrainingJob) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+#: The registered training methods of ``image_jscc`` (``params.method``).
+METHODS: Dict[str, TrainingMethod] = {}
+
+
+def register_method(cls: type) -> type:
+    """Class decorator registering a :class:`TrainingMethod` under ``cls.name``."""
+    if cls.name in METHODS and type(METHODS[cls.name]) is not cls:
+        raise ValueError(f"training method {cls.name!r} is already registered")
+    METHODS[cls.name] = cls()
+    return cls
+
+
+@register_method
+class DeepJscc(TrainingMethod):
+    """``L_rec`` (eq. 9) alone."""
+
+    name = "deepjscc"
+    title = "DeepJSCC"
+    needs_labels = False
+    alpha_sets_alpha1 = None
+
+    def train(self, job: TrainingJob) -> None:
+        model, channel = job.model, job.channel
+        job.run([model], lambda x, y: reconstruction_loss(x, model.reconstruct(x, channel, training=True)),
+                job.stages["pretrain"], "DeepJSCC")
+
+
+@register_method
+class DeepSc(TrainingMethod):
+    """Eq. (11): ``alpha2 L_rec + (1 - alpha2) L_task`` through the frozen downstream model."""
+
+    name = "deepsc"
+    title = "DeepSC"
+    uses_downstream = True
+
+    def key_settings(self, params: Any, alpha1: float, alpha2: float, stages: Dict[str, StageSettings], *,
+                     final: bool, finetune: bool) -> Dict[str, Any]:
+        return {"alpha2": alpha2}
+
+    def train(self, job: TrainingJob) -> None:
+        job.run([job.model], _eq11(job.model, job.channel, job.classifier, job.alpha2), job.stages["pretrain"],
+                "DeepSC")
+
+
+@register_method
+class SemCC(TrainingMethod):
+    """Algorithm 1: eq. (10) with InfoNCE (eq. 8) on the frozen backbone's features, then eq. (11)."""
+
+    name = "semcc"
+    title = "SemCC"
+    uses_downstream = True
+    alpha_sets_alpha1 = True
+    has_stage1_checkpoint = True
+
+    def key_settings(self, params: Any, alpha1: float, alpha2: float, stages: Dict[str, StageSettings], *,
+                     final: bool, finetune: bool) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"alpha1": alpha1, "temperature": params.temperature,
+                               "projection_width": params.projection_width}
+        if final and finetune:
+            out.update(finetune=stage_dict(stages["finetune"]), alpha2=alpha2)
+        return out
+
+    def train(self, job: TrainingJob) -> None:
+        model, channel, params, store = job.model, job.channel, job.params, job.store
+        checkpoint = store is not None and bool(job.stage1_key)
+        with store.claim(job.stage1_key) if checkpoint else nullcontext() as path:  # a parallel job may train it
             if path is not None:
                 store.load_into(model, path)
-                if log:
-                    log(f"  SemCC stage 1 loaded from {path}")
+                if job.log:
+                    job.log(f"  SemCC stage 1 loaded from {path}")
             else:
-                head = _built_head(classifier.model.feature_width, params.projection_width, model)
-                backbone = classifier.model.backbone
+                head = _built_head(job.classifier.model.feature_width, params.projection_width, model)
+                backbone = job.classifier.model.backbone
+                alpha1 = job.alpha1
 
                 def stage1(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
                     x_hat = model.reconstruct(x, channel, training=True)
@@ -110,13 +213,31 @@ def train_method(method: str, model: Any, channel: Any, images: np.ndarray, labe
                     q_x, q_hat = head(f_x), head(backbone(x_hat, training=False))
                     return alpha1 * reconstruction_loss(x, x_hat) + (1.0 - alpha1) * info_nce(q_x, q_hat, params.temperature)
 
-                run([model, head], stage1, stages["pretrain"], "SemCC stage 1 (CL pre-training)")
+                job.run([model, head], stage1, job.stages["pretrain"], "SemCC stage 1 (CL pre-training)")
                 if checkpoint:
-                    store.save(model, stage1_key, {"model": "image_jscc semcc stage 1", **(info or {})})
+                    store.save(model, job.stage1_key, {"model": "image_jscc semcc stage 1", **(job.info or {})})
         if params.finetune:
-            run([model], _eq11(model, channel, classifier, alpha2), stages["finetune"], "SemCC stage 2 (fine-tuning)",
-                stage="finetune")
-    elif method == "semre":
+            job.run([model], _eq11(model, channel, job.classifier, job.alpha2), job.stages["finetune"],
+                    "SemCC stage 2 (fine-tuning)", stage="finetune")
+
+
+@register_method
+class SemRE(TrainingMethod):
+    """Algorithm 2: eq. (10) with the supervised contrastive loss (eq. 13) against a soft-updated re-encoder."""
+
+    name = "semre"
+    title = "SemRE"
+    alpha_sets_alpha1 = True
+
+    def key_settings(self, params: Any, alpha1: float, alpha2: float, stages: Dict[str, StageSettings], *,
+                     final: bool, finetune: bool) -> Dict[str, Any]:
+        return {"alpha1": alpha1, "temperature": params.temperature, "projection_width": params.projection_width,
+                "beta": params.beta, "update_every": params.update_every}
+
+    def train(self, job: TrainingJob) -> None:
+        from .networks import SemanticEncoder
+
+        model, channel, params, alpha1 = job.model, job.channel, job.params, job.alpha1
         encoder = model.encoder
         re_encoder = SemanticEncoder(encoder.k, encoder.image_shape, encoder.width)
         h, w, c = encoder.image_shape
@@ -138,6 +259,17 @@ def train_method(method: str, model: Any, channel: Any, images: np.ndarray, labe
             if step % params.update_every == 0:
                 soft_update(re_encoder, encoder, params.beta)
 
-        run([model, head], loss, stages["pretrain"], "SemRE", after_step=after_step)
-    else:  # pragma: no cover - the Params model restricts method
-        raise ValueError(f"unknown method {method!r}")
+        job.run([model, head], loss, job.stages["pretrain"], "SemRE", after_step=after_step)
+
+
+def train_method(method: str, model: Any, channel: Any, images: np.ndarray, labels: np.ndarray, *,
+                 stages: Dict[str, StageSettings], params: Any, alpha1: float, alpha2: float,
+                 classifier: Any, seed: int, log: Logger, store: Optional[WeightStore] = None,
+                 stage1_key: Optional[str] = None, info: Optional[Dict[str, Any]] = None,
+                 before_stage: Optional[Callable[[str], None]] = None) -> None:
+    """Train ``model`` (a :class:`~.networks.Transceiver`) in place by the registered ``method``.
+
+    The arguments are those of :class:`TrainingJob`.
+    """
+    METHODS[method].train(TrainingJob(model, channel, images, labels, stages, params, alpha1, alpha2, classifier,
+                                      seed, log, store, stage1_key, info, before_stage))
