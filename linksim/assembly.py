@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Type
 from .errors import UserError
 from .metrics import get_metric
 from .paths import cache_root
+from .resources import Resources
 from .registry import channels, datasets, systems, theory, validate_params
 from .systems.base import System, SystemContext
 
@@ -28,6 +29,8 @@ class Runtime:
     device: str = "cpu"
     cache_dir: Path = dataclasses.field(default_factory=cache_root)
     quick: bool = False
+    #: Datasets and shared models of this run (one object for all its systems).
+    resources: Resources = dataclasses.field(default_factory=Resources)
 
 
 def system_class(scenario: Scenario, index: int) -> Type[System]:
@@ -59,6 +62,7 @@ def system_context(scenario: Scenario, index: int, runtime: Runtime,
         training=dict(spec.training) if spec.training is not None else None,
         sweep_parameter=scenario.sweep.parameter,
         points=every_point if points is None else [every_point[i] for i in points],
+        resources=runtime.resources,
     )
 
 
@@ -137,17 +141,17 @@ def check_systems(scenario: Scenario) -> None:
         if not provided[name]:
             raise UserError(f"metrics[{i}]: no system of this scenario reports {name!r}")
     for i, spec in enumerate(scenario.systems):
-        _check_batch_memory(scenario, i)
+        _check_batch_memory(scenario, i, runtime)
 
 
-def _check_batch_memory(scenario: Scenario, index: int) -> None:
+def _check_batch_memory(scenario: Scenario, index: int, runtime: Runtime) -> None:
     """Refuse a batch that the system estimates would not fit in this machine's memory."""
     from .machine import memory_bytes
 
     spec = scenario.systems[index]
     cls = system_class(scenario, index)
     params = validate_params(cls, spec.params, field=f"systems[{index}].params")
-    context = system_context(scenario, index, Runtime())
+    context = system_context(scenario, index, runtime)
     for field, mc in (("monte_carlo.batch_size", scenario.monte_carlo), ("monte_carlo.quick.batch_size", None)):
         batch = scenario.with_quick().monte_carlo.batch_size if mc is None else mc.batch_size
         need = cls.batch_memory_bytes(params, context, batch)

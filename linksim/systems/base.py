@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Tuple, Type
 
 from ..paths import cache_root
+from ..resources import Resources
 from ..registry import ParamsModel
 
 
@@ -43,6 +44,8 @@ class SystemContext:
     :ivar points: Every sweep point of the scenario (swept value plus fixed
         parameters), so that ``setup`` can train what the points need (e.g. one model
         per bandwidth ratio) before the first ``simulate``.
+    :ivar resources: What the systems of this run share (datasets, judges), built once;
+        see :class:`~linksim.resources.Resources`.
     """
 
     label: str
@@ -55,6 +58,7 @@ class SystemContext:
     training: Optional[Dict[str, Any]] = None
     sweep_parameter: str = "snr_db"
     points: List[Dict[str, float]] = field(default_factory=list)
+    resources: Resources = field(default_factory=Resources)
 
 
 class System:

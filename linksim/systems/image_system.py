@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Optional, Sequence, Tuple
 
 from ..errors import UserError
 from ..vision.quality import symbols_for_ratio
@@ -16,22 +15,15 @@ if TYPE_CHECKING:
 
 
 def image_dataset(context: "SystemContext") -> "ImageDataset":
-    """The scenario's image dataset (``data: {type: images, ...}``; embedded by default).
+    """The scenario's image dataset (``data: {type: images, ...}``; embedded by default),
+    one object for all the systems of a run (:meth:`~linksim.resources.Resources.dataset`).
 
     :raises UserError: when ``data.type`` is not ``images``.
     """
-    from ..registry import build_component, datasets
-
     spec = dict(context.data) if context.data is not None else {"type": "images"}
     if spec.get("type") != "images":
         raise UserError(f"data.type: image systems need data of type 'images', not {spec.get('type')!r}")
-    slot = (json.dumps(spec, sort_keys=True, default=str), str(context.cache_dir))
-    if slot not in _DATASETS:  # the systems of a scenario share one dataset (loaded or generated once)
-        _DATASETS[slot] = build_component(datasets, spec, field="data", cache_dir=Path(context.cache_dir) / "images")
-    return _DATASETS[slot]
-
-
-_DATASETS: Dict[Tuple[str, str], "ImageDataset"] = {}
+    return context.resources.dataset(spec, cache_dir=Path(context.cache_dir) / "images")
 
 
 class ImageSystem(System):

@@ -79,7 +79,6 @@ class DownstreamClassifier:
                                device=model_device(self.model)).astype(np.int64)
 
 
-_INSTANCES: Dict[Tuple[str, str], DownstreamClassifier] = {}
 
 
 def _arch(params: ClassifierParams, quick: bool) -> Dict[str, int]:
@@ -95,14 +94,18 @@ def classifier_key(params: ClassifierParams, dataset: Any, quick: bool, seed: in
 
 def downstream_classifier(context: SystemContext, dataset: Any,
                           params: Optional[ClassifierParams] = None) -> DownstreamClassifier:
-    """The shared downstream classifier for ``dataset`` (cached, shipped or trained now)."""
-    from .resnet import ResNet20
-
+    """The downstream classifier for ``dataset`` (cached, shipped or trained now), one object per
+    run for all its systems (:meth:`~linksim.resources.Resources.shared`)."""
     params = params or ClassifierParams()
     key = classifier_key(params, dataset, context.quick, context.seed)
-    slot = (str(context.cache_dir), key)
-    if slot in _INSTANCES:
-        return _INSTANCES[slot]
+    return context.resources.shared(("downstream classifier", str(context.cache_dir), key),
+                                    lambda: _load_or_train(context, dataset, params, key))
+
+
+def _load_or_train(context: SystemContext, dataset: Any, params: ClassifierParams, key: str) -> DownstreamClassifier:
+    """The classifier of ``key``: loaded (cache or shipped) or trained and saved."""
+    from .resnet import ResNet20
+
     if dataset.num_classes < 1:
         raise ValueError("the downstream classifier needs a labelled dataset")
     train = dataset.split("train")
@@ -144,9 +147,7 @@ def downstream_classifier(context: SystemContext, dataset: Any,
 
         info["clean_test_accuracy"] = json.loads(meta.read_text()).get("clean_test_accuracy")
     model.trainable = False  # frozen: gradients reach the reconstruction, never these weights
-    instance = DownstreamClassifier(model, key, info)
-    _INSTANCES[slot] = instance
-    return instance
+    return DownstreamClassifier(model, key, info)
 
 
 def classifier_weights(context: SystemContext, dataset: Any, params: Optional[ClassifierParams] = None) -> List[Tuple[str, str]]:

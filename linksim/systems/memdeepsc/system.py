@@ -307,7 +307,9 @@ class MemDeepSCSystem(System):
                 "num_train": min(params.num_train, max(1, QUICK_MAX_TRAIN // tasks)),
                 "num_valid": min(params.num_valid, max(1, QUICK_MAX_VALID // tasks)),
                 "num_test": min(params.num_test, max(1, QUICK_MAX_TEST // tasks))})
-        return cls(params, cache_dir=Path(self.context.cache_dir) / "babi")
+        cache_dir = Path(self.context.cache_dir) / "babi"
+        key = ("babi", params.model_dump_json(), str(cache_dir))  # one object for the systems of a run
+        return self.context.resources.shared(key, lambda: cls(params, cache_dir=cache_dir))
 
     def _model_config(self, importance: bool) -> Any:
         from .model import ModelConfig
