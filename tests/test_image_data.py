@@ -465,8 +465,12 @@ def test_registry_and_systems_helper(tmp_path):
     built = build_component(datasets, {"type": "images", "num_train": 10, "num_test": 10}, field="data",
                             cache_dir=tmp_path)
     assert isinstance(built, ImageDataset) and built.cache_dir == tmp_path
-    context = SimpleNamespace(data={"type": "images", "num_train": 10, "num_test": 5}, cache_dir=str(tmp_path))
+    from linksim.resources import Resources
+
+    context = SimpleNamespace(data={"type": "images", "num_train": 10, "num_test": 5}, cache_dir=str(tmp_path),
+                              resources=Resources())
     data = image_dataset(context)
+    assert image_dataset(context) is data  # one object per run
     assert data.cache_dir == tmp_path / "images" and len(data.split("test")) == 5
     with pytest.raises(UserError, match="split: 'valid'"):
         data.split("valid")

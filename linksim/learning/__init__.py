@@ -2,7 +2,8 @@
 
 :mod:`.loop` holds the training loop (objectives, frozen models, gradient transforms,
 callbacks, paired batches, accounting, divergence checks); :mod:`.stages` one stage's
-settings (:class:`StageSettings`, for every system); :mod:`.cache` the one path
+settings (:class:`StageSettings`, for every system); :mod:`.training_block` the
+``training:`` block (presets ``cpu``/``paper``/``quick`` and stage overrides); :mod:`.cache` the one path
 from a weight key to a model (load the verified weights, or seed, train and save).
 """
 
@@ -10,6 +11,7 @@ from .cache import Trained, load_or_train, weight_key
 from .loop import (Batches, ClipGradNorm, GradientTransform, Objective, PairedBatches, PerExampleClipNoise,
                    StepInfo, TrainingLoop, TrainingReport)
 from .stages import StageSettings
+from .training_block import DecayingStageOverride, StageOverride, TrainingBlock
 
 __all__ = ["Trained", "load_or_train", "weight_key", "Batches", "ClipGradNorm", "GradientTransform", "Objective", "PairedBatches", "PerExampleClipNoise",
-           "StageSettings", "StepInfo", "TrainingLoop", "TrainingReport"]
+           "StageSettings", "StageOverride", "DecayingStageOverride", "TrainingBlock", "StepInfo", "TrainingLoop", "TrainingReport"]

@@ -55,6 +55,7 @@ from ...registry import ParamsModel, build_component, channels, datasets, system
 from ...weights import WeightStore, config_hash, file_sha256
 from ..base import System, SystemContext
 from . import dynamic
+from ...learning.training_block import StageOverride, TrainingBlock
 from ..training import seed_training
 from .training import CPU_DEFAULTS, PAPER_TABLE_I, QUICK_STAGE, StageSettings, log_stderr, torch_threads, \
     train_mask, train_mem_deepsc
@@ -81,35 +82,26 @@ class Eq15Params(ParamsModel):
     rounding: Literal["round", "ceil"] = "round"
 
 
-#: Bounds of the training settings: generous (Table I uses batches of 100-200 and at most
-#: 250 epochs), and finite so that a typo cannot ask for years of training or a batch
-#: of questions that no memory holds.
-MAX_BATCH_SIZE = 8192
-MAX_EPOCHS = 10000
+#: Most training questions (the stage bounds are those of linksim.learning.training_block:
+#: Table I uses batches of 100-200 and at most 250 epochs).
 MAX_TRAIN_QUESTIONS = 10**7
 
 
-class StageParams(ParamsModel):
-    """One training stage: batch size, Adam learning rate, epochs (Table I)."""
-
-    batch_size: int = Field(..., ge=1, le=MAX_BATCH_SIZE, description=f"questions per batch (1..{MAX_BATCH_SIZE})")
-    learning_rate: float = Field(..., gt=0, allow_inf_nan=False)
-    epochs: int = Field(..., ge=0, le=MAX_EPOCHS, description=f"epochs (0..{MAX_EPOCHS})")
-
-
-class TrainingParams(ParamsModel):
+class TrainingParams(TrainingBlock):
     """The system's ``training:`` block.
 
     ``preset: cpu`` (default) takes :data:`~.training.CPU_DEFAULTS`, ``preset: paper``
     Table I (:data:`~.training.PAPER_TABLE_I`); a stage given here overrides it.
     """
 
-    preset: Literal["cpu", "paper"] = "cpu"
-    semantic: Optional[StageParams] = None
-    channel: Optional[StageParams] = None
-    whole: Optional[StageParams] = None
-    importance: Optional[StageParams] = None
-    consecutive: Optional[StageParams] = None
+    PRESETS: ClassVar[Mapping[str, Mapping[str, StageSettings]]] = {
+        "cpu": CPU_DEFAULTS, "paper": PAPER_TABLE_I, "quick": {name: QUICK_STAGE for name in CPU_DEFAULTS}}
+
+    semantic: Optional[StageOverride] = None
+    channel: Optional[StageOverride] = None
+    whole: Optional[StageOverride] = None
+    importance: Optional[StageOverride] = None
+    consecutive: Optional[StageOverride] = None
     train_snr_db: Union[float, Tuple[float, float]] = Field(
         (0.0, 18.0), description="training SNR [dB]: a number, or [lo, hi] drawn uniformly per sentence")
     max_train: Optional[int] = Field(None, ge=1, le=MAX_TRAIN_QUESTIONS,
@@ -136,12 +128,6 @@ class TrainingParams(ParamsModel):
         if value is not None and not 1 <= value[0] <= value[1] <= 1024:
             raise ValueError("must be [lo, hi] with 1 <= lo <= hi <= 1024 (the largest params.symbols)")
         return value
-
-    def stage(self, name: str) -> StageSettings:
-        given = getattr(self, name)
-        if given is not None:
-            return StageSettings(batch_size=given.batch_size, learning_rate=given.learning_rate, epochs=given.epochs)
-        return (PAPER_TABLE_I if self.preset == "paper" else CPU_DEFAULTS)[name]
 
 
 @systems.register("memdeepsc")
@@ -324,7 +310,7 @@ class MemDeepSCSystem(System):
                            symbols=p.symbols, dropout=p.dropout, memory=p.memory, importance_width=iw, **arch)
 
     def _stage(self, training: TrainingParams, name: str) -> StageSettings:
-        return QUICK_STAGE if self.context.quick else training.stage(name)
+        return training.stage(name, quick=self.context.quick)
 
     def _data_identity(self) -> Dict[str, Any]:
         d = self.data

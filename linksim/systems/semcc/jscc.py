@@ -28,7 +28,7 @@ classify the reconstruction: statistics of PSNR, SSIM, MSE, accuracy and symbols
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, FrozenSet, List, Literal, Mapping, Optional, Tuple, Union
+from typing import Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -37,9 +37,10 @@ from pydantic import Field, field_validator
 from ...data.images import MAX_IMAGES
 from ...errors import UserError
 from ...learning.stages import StageSettings
+from ...learning.training_block import DecayingStageOverride, TrainingBlock
 from ...registry import Number, ParamsModel, systems, validate_model
 from ...vision import quality
-from ...vision.classifier import MAX_BATCH_SIZE, MAX_EPOCHS, WEIGHT_KIND, ClassifierParams, classifier_weights, \
+from ...vision.classifier import MAX_BATCH_SIZE, WEIGHT_KIND, ClassifierParams, classifier_weights, \
     downstream_classifier
 from ...vision.training import stage_dict
 from ...weights import WeightStore, config_hash, file_sha256
@@ -76,20 +77,18 @@ QUICK_WIDTH = 8
 Snr = Union[float, Tuple[float, float]]
 
 
-class StageParams(ParamsModel):
-    """Overrides of one training stage."""
+class StageParams(DecayingStageOverride):
+    """Overrides of one training stage (BatchNorm and the contrastive losses need 2 images a batch)."""
 
-    epochs: int = Field(..., ge=0, le=MAX_EPOCHS, description=f"epochs (0..{MAX_EPOCHS})")
     batch_size: int = Field(..., ge=2, le=MAX_BATCH_SIZE, description=f"images per batch (2..{MAX_BATCH_SIZE})")
-    learning_rate: float = Field(..., gt=0, allow_inf_nan=False)
-    decay_every: int = Field(50, ge=1, le=MAX_EPOCHS, description=f"epochs between decays (1..{MAX_EPOCHS})")
-    decay_factor: float = Field(0.5, gt=0, le=1)
 
 
-class TrainingParams(ParamsModel):
+class TrainingParams(TrainingBlock):
     """The system's ``training:`` block."""
 
-    preset: Literal["cpu", "paper"] = "cpu"
+    PRESETS: ClassVar[Mapping[str, Mapping[str, StageSettings]]] = {
+        "cpu": CPU_STAGES, "paper": PAPER_STAGES, "quick": QUICK_STAGES}
+
     pretrain: Optional[StageParams] = None
     finetune: Optional[StageParams] = None
     train_snr_db: Optional[Snr] = Field(None, description="training SNR in dB (a number or [lo, hi] drawn "
@@ -106,11 +105,6 @@ class TrainingParams(ParamsModel):
             raise ValueError("must be a number or [lo, hi] with lo <= hi (dB)")
         return value
 
-    def stage(self, name: str) -> StageSettings:
-        given = getattr(self, name)
-        if given is not None:
-            return StageSettings(**given.model_dump())
-        return (PAPER_STAGES if self.preset == "paper" else CPU_STAGES)[name]
 
 
 class ImageJsccParams(ParamsModel):
@@ -239,9 +233,7 @@ class ImageJsccSystem(ImageSystem):
         return self.params.width or auto_width(k, self.image_shape)
 
     def stages(self) -> Dict[str, StageSettings]:
-        if self.context.quick:
-            return dict(QUICK_STAGES)
-        return {name: self.training.stage(name) for name in ("pretrain", "finetune")}
+        return {name: self.training.stage(name, quick=self.context.quick) for name in ("pretrain", "finetune")}
 
     def _training_images(self) -> Tuple[np.ndarray, np.ndarray]:
         train = self.dataset.split("train")
