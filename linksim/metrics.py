@@ -24,6 +24,8 @@ class Metric:
     """Base class: ``estimate(totals)`` and, for stopping rules, ``errors(totals)``."""
 
     name: str
+    #: Axis label of figures (defaults to the name).
+    label: str = ""
     #: Statistic keys this metric needs from a system.
     requires: Tuple[str, ...] = ()
     #: True if smaller is better and the value is an error probability (log axes).
@@ -59,6 +61,7 @@ class ProportionMetric(Metric):
     count: str
     total: str
     error_rate: bool = True
+    label: str = ""
 
     @property
     def requires(self) -> Tuple[str, ...]:  # type: ignore[override]
@@ -98,6 +101,7 @@ class MeanMetric(Metric):
 
     name: str
     key: str
+    label: str = ""
 
     @property
     def requires(self) -> Tuple[str, ...]:  # type: ignore[override]
@@ -126,16 +130,19 @@ def _factory(metric: Metric) -> Callable[[], Metric]:
 
 
 _SHIPPED = {
-    "ber": (ProportionMetric("ber", "bit_errors", "bits"), "Bit error rate (information bits)."),
-    "bler": (ProportionMetric("bler", "block_errors", "blocks"), "Block (codeword/message) error rate."),
-    "ser": (ProportionMetric("ser", "symbol_errors", "symbols"), "Symbol error rate."),
-    "accuracy": (ProportionMetric("accuracy", "correct", "trials", error_rate=False), "Task accuracy (e.g. answer accuracy)."),
-    "psnr": (MeanMetric("psnr", "psnr"), "Mean PSNR in dB over images."),
-    "ssim": (MeanMetric("ssim", "ssim"), "Mean SSIM over images."),
-    "mse": (MeanMetric("mse", "mse"), "Mean squared error per sample."),
-    "bpp": (MeanMetric("bpp", "bpp"), "Source-codec bits per pixel (classical image links)."),
-    "image_loss": (ProportionMetric("image_loss", "images_lost", "images"), "Fraction of images the receiver could not decode."),
-    "symbols_per_message": (MeanMetric("symbols_per_message", "symbols_per_message"), "Transmitted complex symbols per message (sentence/image)."),
+    "ber": (ProportionMetric("ber", "bit_errors", "bits", label="BER"), "Bit error rate (information bits)."),
+    "bler": (ProportionMetric("bler", "block_errors", "blocks", label="BLER"), "Block (codeword/message) error rate."),
+    "ser": (ProportionMetric("ser", "symbol_errors", "symbols", label="SER"), "Symbol error rate."),
+    "accuracy": (ProportionMetric("accuracy", "correct", "trials", error_rate=False, label="Accuracy"),
+                 "Task accuracy (e.g. answer accuracy)."),
+    "psnr": (MeanMetric("psnr", "psnr", label="PSNR (dB)"), "Mean PSNR in dB over images."),
+    "ssim": (MeanMetric("ssim", "ssim", label="SSIM"), "Mean SSIM over images."),
+    "mse": (MeanMetric("mse", "mse", label="MSE"), "Mean squared error per sample."),
+    "bpp": (MeanMetric("bpp", "bpp", label="Bits per pixel"), "Source-codec bits per pixel (classical image links)."),
+    "image_loss": (ProportionMetric("image_loss", "images_lost", "images", label="Image loss rate"),
+                   "Fraction of images the receiver could not decode."),
+    "symbols_per_message": (MeanMetric("symbols_per_message", "symbols_per_message", label="Symbols per message"),
+                            "Transmitted complex symbols per message (sentence/image)."),
 }
 for _name, (_metric, _summary) in _SHIPPED.items():
     metrics.register(_name, summary=_summary)(_factory(_metric))

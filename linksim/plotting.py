@@ -24,18 +24,20 @@ from .scenario import FigureSpec, TableSpec
 
 _MARKERS = "osD^v<>pP*Xh"
 
-_AXIS_LABELS = {
-    "snr_db": "SNR $E_s/N_0$ (dB)",
-    "ebno_db": "$E_b/N_0$ (dB)",
-    "ber": "BER",
-    "bler": "BLER",
-    "ser": "SER",
-    "accuracy": "Accuracy",
-    "psnr": "PSNR (dB)",
-    "ssim": "SSIM",
-    "bandwidth_ratio": "Bandwidth ratio $k/n$",
-    "symbols_per_message": "Symbols per message",
-}
+def axis_label(name: str, scenario: Dict[str, Any]) -> str:
+    """The axis label of ``name``: a metric's :attr:`~linksim.metrics.Metric.label`, or the
+    ``sweep_labels`` of the scenario's systems for a sweep parameter; else the name."""
+    from .registry import metrics, systems
+
+    if name in metrics:
+        return metrics.get(name)().label or name
+    for spec in scenario.get("systems", []):
+        kind = spec.get("type", "")
+        if kind in systems:
+            label = getattr(systems.get(kind), "sweep_labels", {}).get(name)
+            if label:
+                return label
+    return name
 
 
 def _data_label(data: Any) -> str:
@@ -150,8 +152,8 @@ def render_figure(store: ResultStore, spec: FigureSpec) -> bytes:
         ax.set_xticks(ticks, [value_label(v, spec.xticks) for v in ticks])
     if spec.ylim is not None:
         ax.set_ylim(*spec.ylim)
-    ax.set_xlabel(spec.xlabel or _AXIS_LABELS.get(x_name, x_name))
-    ax.set_ylabel(spec.ylabel or _AXIS_LABELS.get(spec.y, spec.y))
+    ax.set_xlabel(spec.xlabel or axis_label(x_name, scenario))
+    ax.set_ylabel(spec.ylabel or axis_label(spec.y, scenario))
     ax.set_title(spec.title or scenario.get("name", ""))
     ax.grid(True, which="both", alpha=0.3)
     if ax.get_legend_handles_labels()[0]:

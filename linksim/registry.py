@@ -41,7 +41,7 @@ T = TypeVar("T")
 #: Packages whose modules register linksim's own components; every module in them is
 #: imported on first use of a registry (so that ``import linksim`` stays light). A new
 #: built-in module needs no line anywhere: putting it in one of these packages is enough.
-BUILTIN_PACKAGES = ("linksim.phy", "linksim.data", "linksim.systems")
+BUILTIN_PACKAGES = ("linksim.phy", "linksim.data", "linksim.source", "linksim.systems")
 #: Single modules that register components.
 BUILTIN_MODULES = ("linksim.metrics",)
 _builtins_loaded = False
@@ -232,6 +232,7 @@ systems: Registry[Any] = Registry("system", base="linksim.systems.base:System")
 channels: Registry[Any] = Registry("channel", base="linksim.phy.base:Channel")
 codes: Registry[Any] = Registry("code", base="linksim.phy.base:ChannelCode")
 datasets: Registry[Any] = Registry("dataset")
+source_codecs: Registry[Any] = Registry("source codec", base="linksim.source.image_codec:ImageCodec")
 metrics: Registry[Any] = Registry("metric")
 theory: Registry[Any] = Registry("theory curve")
 
@@ -240,6 +241,7 @@ ALL_REGISTRIES: Dict[str, Registry[Any]] = {
     "channels": channels,
     "codes": codes,
     "datasets": datasets,
+    "source_codecs": source_codecs,
     "metrics": metrics,
     "theory": theory,
 }

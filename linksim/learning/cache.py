@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Union
 
 from ..weights import WeightStore, config_hash
 from .loop import TrainingReport
@@ -47,14 +47,15 @@ class Trained:
 
 def load_or_train(store: WeightStore, key: str, *, build: Callable[[], Any],
                   train: Callable[[Any], Optional[TrainingReport]], seed: Dict[str, Any],
-                  info: Optional[Dict[str, Any]] = None) -> Trained:
+                  info: Union[None, Dict[str, Any], Callable[[Any], Dict[str, Any]]] = None) -> Trained:
     """The model of ``key``: loaded from the cache or the shipped weights, else trained and saved.
 
     :param build: Builds the model with its weights created (not yet trained).
     :param train: Trains the built model in place; may return its :class:`TrainingReport`.
     :param seed: JSON-able values (e.g. the scenario seed) seeding the training together
         with ``key`` (see :func:`~linksim.systems.training.seed_training`).
-    :param info: Recorded in the weights' ``.json`` (what the model is, its settings).
+    :param info: Recorded in the weights' ``.json`` (what the model is, its settings), or a
+        function of the trained model giving it (e.g. to record a measured accuracy).
     """
     from ..systems.training import seed_training
 
@@ -66,7 +67,7 @@ def load_or_train(store: WeightStore, key: str, *, build: Callable[[], Any],
         seed_training({"key": key, **seed})
         model = build()
         report = train(model)
-        record = dict(info or {})
+        record = dict((info(model) if callable(info) else info) or {})
         if report is not None:
             record["training"] = report.as_dict()
         return Trained(model, key, "trained", store.save(model, key, record), report)

@@ -87,6 +87,12 @@ class Channel:
     def __init__(self, params: Optional[ParamsModel] = None) -> None:
         self.params = params if params is not None else self.Params()
 
+    def capacity(self, snr_db: float) -> Optional[float]:
+        """Ergodic capacity in bit per complex channel use at Es/N0 ``snr_db`` (perfect CSI at
+        the receiver), or None where no closed form is implemented (a capacity bound then
+        refuses the channel)."""
+        return None
+
     def __call__(self, x: torch.Tensor, no: TensorLike) -> ChannelOutput:  # pragma: no cover - abstract
         raise NotImplementedError
 

@@ -213,6 +213,12 @@ class AWGNChannel(Channel):
         ones = torch.ones((), dtype=x.dtype, device=x.device).expand(x.shape)
         return ChannelOutput(y=y, h=ones, h_hat=ones, x_hat=y, no_eff=no_t.expand(x.shape))
 
+    def capacity(self, snr_db: float) -> Optional[float]:
+        """``log2(1 + SNR)`` (:func:`~linksim.phy.theory.capacity_awgn`)."""
+        from .theory import capacity_awgn
+
+        return float(capacity_awgn(snr_db))
+
 
 class _FadingChannel(Channel):
     """Fading channel drawing per coherence block, with (im)perfect CSI.
@@ -281,6 +287,12 @@ class RayleighChannel(_SisoFadingChannel):
     def _draw_gain(self, shape: Sequence[int], x: torch.Tensor) -> torch.Tensor:
         return _cn(shape, x)
 
+    def capacity(self, snr_db: float) -> Optional[float]:
+        """Ergodic capacity ``E[log2(1 + |h|^2 SNR)]`` (:func:`~linksim.phy.theory.capacity_rayleigh`)."""
+        from .theory import capacity_rayleigh
+
+        return float(capacity_rayleigh(snr_db))
+
 
 @channels.register("rician")
 class RicianChannel(_SisoFadingChannel):
@@ -306,6 +318,12 @@ class RicianChannel(_SisoFadingChannel):
         k = self.params.k_factor
         los = cmath.rect(math.sqrt(k / (k + 1.0)), self.params.los_phase)
         return los + _cn(shape, x, var=1.0 / (k + 1.0))
+
+    def capacity(self, snr_db: float) -> Optional[float]:
+        """Ergodic capacity at the K factor (:func:`~linksim.phy.theory.capacity_rician`)."""
+        from .theory import capacity_rician
+
+        return float(capacity_rician(snr_db, self.params.k_factor))
 
 
 @channels.register("mimo")

@@ -75,6 +75,8 @@ from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..registry import source_codecs
+
 #: BPG ``file_magic`` (``'B' 'P' 'G' 0xfb``).
 BPG_MAGIC = b"BPG\xfb"
 #: Bytes of the BPG header that do not depend on the picture: magic (4) + 2 format bytes.
@@ -230,6 +232,7 @@ def strip_jfif_app0(data: bytes) -> bytes:
     return data
 
 
+@source_codecs.register("jpeg")
 class JpegCodec(ImageCodec):
     """Baseline JPEG (Pillow/libjpeg), optimised Huffman tables; quality 1..100.
 
@@ -582,6 +585,7 @@ def bpg_file(hevc: HeifHevc, width: int, height: int, gray: bool) -> Tuple[bytes
 FALLBACK_PRESET = "veryslow"
 
 
+@source_codecs.register("bpg")
 class BpgCodec(ImageCodec):
     """BPG-equivalent HEVC intra coding (x265 via pillow-heif); ``q`` 0 (best) .. 50.
 
@@ -639,11 +643,12 @@ class BpgCodec(ImageCodec):
 
 
 def make_codec(name: str, **kwargs: Any) -> ImageCodec:
-    """``"bpg"`` or ``"jpeg"`` codec (keyword arguments go to its constructor)."""
-    codecs = {"bpg": BpgCodec, "jpeg": JpegCodec}
-    if name not in codecs:
-        raise ValueError(f"unknown image codec {name!r}; known: {', '.join(codecs)}")
-    return codecs[name](**kwargs)
+    """The registered source codec ``name`` (``bpg``, ``jpeg``, or a plugin's); keyword
+    arguments go to its constructor.
+
+    :raises UserError: ``name`` is not a registered source codec.
+    """
+    return source_codecs.get(name, field="params.codec")(**kwargs)
 
 
 def fit_budget(codec: ImageCodec, image: np.ndarray, budget_bytes: int) -> Optional[EncodedImage]:

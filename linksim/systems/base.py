@@ -76,6 +76,8 @@ class System:
 
     Params: ClassVar[Type[ParamsModel]] = ParamsModel
     sweep_parameters: ClassVar[FrozenSet[str]] = frozenset({"snr_db"})
+    #: Axis labels of the sweep parameters in figures (a parameter without one is shown by name).
+    sweep_labels: ClassVar[Dict[str, str]] = {"snr_db": "SNR $E_s/N_0$ (dB)"}
     metrics_provided: ClassVar[FrozenSet[str]] = frozenset()
     accepts_training: ClassVar[bool] = False
 

@@ -56,6 +56,7 @@ class BitLink(System):
             "app", description="APP (exact LLRs) or max-log; max-log signs are nearest-point decisions")
 
     sweep_parameters: ClassVar[FrozenSet[str]] = frozenset({"snr_db", "ebno_db"})
+    sweep_labels: ClassVar[Dict[str, str]] = {**System.sweep_labels, "ebno_db": "$E_b/N_0$ (dB)"}
     metrics_provided: ClassVar[FrozenSet[str]] = frozenset({"ber", "bler"})
 
     @classmethod

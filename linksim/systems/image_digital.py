@@ -88,9 +88,6 @@ from .image_system import ImageSystem
 #: Sample value (uint8) of the receiver's output for a lost or unsendable image.
 FALLBACK_VALUE = 128
 
-#: Channel types the digital image link handles (SISO; block or symbol fading).
-SUPPORTED_CHANNELS = ("awgn", "rayleigh", "rician")
-
 #: Pilot-set size of ``select: best`` in ``--quick`` runs.
 QUICK_PILOT_IMAGES = 8
 
@@ -103,18 +100,17 @@ def fallback_image(shape: Sequence[int]) -> np.ndarray:
 
 
 def capacity_bits(k: int, snr_db: float, channel: Mapping[str, Any]) -> int:
-    """``floor(k C(snr))``: information bits k channel uses carry at capacity."""
-    from ..phy import theory
+    """``floor(k C(snr))``: information bits k channel uses carry at the channel's capacity
+    (:meth:`~linksim.phy.base.Channel.capacity`).
 
-    kind = channel.get("type")
-    if kind == "awgn":
-        c = theory.capacity_awgn(snr_db)
-    elif kind == "rayleigh":
-        c = theory.capacity_rayleigh(snr_db)
-    elif kind == "rician":
-        c = theory.capacity_rician(snr_db, float(channel["k_factor"]))
-    else:
-        raise UserError(f"channel.type: no capacity bound for {kind!r}; use one of {', '.join(SUPPORTED_CHANNELS)}")
+    :raises UserError: the channel has no capacity formula.
+    """
+    from ..phy.channels import build_channel
+
+    c = build_channel(dict(channel), field="channel").capacity(snr_db)
+    if c is None:
+        raise UserError(f"channel.type: no capacity formula for {channel.get('type')!r} "
+                        "(params.bound: capacity needs one)")
     return int(math.floor(k * float(c) + 1e-9))
 
 
@@ -145,8 +141,17 @@ def _downstream_classifier(context: SystemContext, dataset: Any, params: Classif
 
 
 class _CodecParams(ParamsModel):
-    codec: Literal["bpg", "jpeg"] = Field("bpg", description="source codec")
+    codec: str = Field("bpg", description="a registered source codec (linksim list source_codecs): bpg or jpeg")
     chroma: Literal["420", "444"] = Field("420", description="chroma subsampling of the codec")
+
+    @field_validator("codec")
+    @classmethod
+    def _registered_codec(cls, name: str) -> str:
+        from ..registry import source_codecs
+
+        if name not in source_codecs:
+            raise ValueError(f"unknown source codec {name!r}; registered: {', '.join(source_codecs.names())}")
+        return name
 
 
 def _build_codec(params: _CodecParams) -> ImageCodec:
@@ -227,11 +232,13 @@ class ImageDigitalSystem(ImageSystem):
     def _check_channel(cls, params: Any, context: SystemContext) -> Any:
         from ..phy.channels import build_channel
 
-        kind = (context.channel or {}).get("type")
-        if kind not in SUPPORTED_CHANNELS:
-            raise UserError(f"channel.type: image_digital sends a QAM symbol stream over a SISO channel; "
-                            f"{kind!r} is not supported (use {', '.join(SUPPORTED_CHANNELS)})")
         channel = build_channel(context.channel, field="channel")
+        kind = (context.channel or {}).get("type")
+        if channel.symbols_multiple != 1:
+            raise UserError(f"channel.type: image_digital sends a QAM symbol stream over a SISO channel; "
+                            f"{kind!r} carries {channel.symbols_multiple} streams")
+        if params.bound == "capacity" and channel.capacity(0.0) is None:
+            raise UserError(f"channel.type: no capacity formula for {kind!r} (params.bound: capacity needs one)")
         csi = getattr(getattr(channel, "params", None), "csi", None)
         if params.bound == "capacity" and csi is not None and getattr(csi, "type", "perfect") != "perfect":
             raise UserError("channel.csi: the capacity bound (params.bound: capacity) assumes perfect CSI")
@@ -441,6 +448,7 @@ class ImageCodecSystem(ImageSystem):
         pass
 
     sweep_parameters: ClassVar[FrozenSet[str]] = frozenset({"bpp"})
+    sweep_labels: ClassVar[Dict[str, str]] = {"bpp": "Bits per pixel"}
     metrics_provided: ClassVar[FrozenSet[str]] = frozenset({"psnr", "ssim", "mse", "bpp", "image_loss"})
 
     def __init__(self, params: ParamsModel, context: SystemContext) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, ClassVar, Dict, Optional, Sequence, Tuple
 
 from ..errors import UserError
 from ..vision.quality import symbols_for_ratio
@@ -30,6 +30,7 @@ class ImageSystem(System):
     """Base of the image systems: the scenario's :class:`~linksim.data.images.ImageDataset`,
     loaded once on first use, and the check of every sweep point's bandwidth ratio."""
 
+    sweep_labels: ClassVar[Dict[str, str]] = {**System.sweep_labels, "bandwidth_ratio": "Bandwidth ratio $k/n$"}
     _dataset: Optional["ImageDataset"] = None
 
     @property

@@ -16,11 +16,12 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from ..learning.cache import load_or_train
 from ..learning.stages import StageSettings
 from ..registry import ParamsModel
 from ..systems.base import SystemContext
-from ..systems.training import log_stderr, seed_training, torch_threads
-from ..weights import WeightStore, config_hash, file_sha256
+from ..systems.training import log_stderr, torch_threads
+from ..weights import WeightStore, config_hash, file_sha256, meta_path
 from .quality import to_uint8
 from .training import fit, mean_and_std, model_device, predict_batches, stage_dict
 
@@ -115,33 +116,35 @@ def _load_or_train(context: SystemContext, dataset: Any, params: ClassifierParam
     mean, std = mean_and_std(images)
     arch = _arch(params, context.quick)
     depth = 6 * arch["blocks"] + 2
-    store = WeightStore(context.cache_dir, WEIGHT_KIND)
-    with store.claim(key) as path:  # a parallel `linksim train --jobs` process may be training it
-        if path is None:
-            seed_training({"seed": context.seed, "key": key})  # initial weights, batch order, augmentation
+    h, w, c = dataset.image_shape
+
+    def build() -> Any:
         model = ResNet20(dataset.num_classes, mean, std, **arch)
-        h, w, c = dataset.image_shape
         model(np.zeros((2, c, h, w), np.float32), training=False)
-        if path is not None:
-            store.load_into(model, path)
-            source = "cache" if path.parent == store.cache_dir else "shipped"
-        else:
-            stage = params.stage(context.quick)
-            log = None if context.quick else log_stderr
-            if log:
-                log(f"[{context.label}] training the downstream ResNet-{depth} ({stage.epochs} epochs on {len(labels)} images)")
-            with torch_threads(params.threads):
-                fit([model], lambda x, y: torch.nn.functional.cross_entropy(model(x, training=True), y),
-                    images, labels, stage, seed=context.seed, name="classifier", log=log,
-                    augment_data=params.augment)
-            test = dataset.split("test")
-            acc = float(np.mean(DownstreamClassifier(model, key, {}).predict(test.images) == test.labels))
-            path = store.save(model, key, {"model": "downstream classifier", "arch": f"ResNet-{depth}",
-                                           "clean_test_accuracy": acc, "data": dataset.provenance()})
-            source = "trained"
+        return model
+
+    def train(model: Any) -> None:
+        stage = params.stage(context.quick)
+        log = None if context.quick else log_stderr
+        if log:
+            log(f"[{context.label}] training the downstream ResNet-{depth} ({stage.epochs} epochs on {len(labels)} images)")
+        with torch_threads(params.threads):
+            fit([model], lambda x, y: torch.nn.functional.cross_entropy(model(x, training=True), y),
+                images, labels, stage, seed=context.seed, name="classifier", log=log, augment_data=params.augment)
+
+    def record(model: Any) -> Dict[str, Any]:
+        test = dataset.split("test")
+        acc = float(np.mean(DownstreamClassifier(model, key, {}).predict(test.images) == test.labels))
+        return {"model": "downstream classifier", "arch": f"ResNet-{depth}", "clean_test_accuracy": acc,
+                "data": dataset.provenance()}
+
+    # seeded from (scenario seed, key): initial weights, batch order, augmentation
+    trained = load_or_train(WeightStore(context.cache_dir, WEIGHT_KIND), key, build=build, train=train,
+                            seed={"seed": context.seed}, info=record)
+    model, path = trained.model, trained.path
     info: Dict[str, Any] = {"arch": f"ResNet-{depth} (width {arch['width']})", "key": key,
-                            "weights_sha256": file_sha256(path), "source": source}
-    meta = path.with_suffix("").with_suffix(".json")
+                            "weights_sha256": file_sha256(path), "source": trained.source}
+    meta = meta_path(path)
     if meta.exists():
         import json
 

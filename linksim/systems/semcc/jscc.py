@@ -36,6 +36,7 @@ from pydantic import Field, field_validator
 
 from ...data.images import MAX_IMAGES
 from ...errors import UserError
+from ...learning.cache import load_or_train
 from ...learning.stages import StageSettings
 from ...learning.training_block import DecayingStageOverride, TrainingBlock
 from ...registry import Number, ParamsModel, systems, validate_model
@@ -156,6 +157,7 @@ class ImageJsccSystem(ImageSystem):
     Params = ImageJsccParams
     Training = TrainingParams
     sweep_parameters: ClassVar[FrozenSet[str]] = quality.IMAGE_SWEEP_PARAMETERS | {"alpha"}
+    sweep_labels: ClassVar[Dict[str, str]] = {**ImageSystem.sweep_labels, "alpha": r"Trade-off weight $\alpha$"}
     metrics_provided: ClassVar[FrozenSet[str]] = frozenset({"psnr", "ssim", "mse", "accuracy", "symbols_per_message"})
     accepts_training: ClassVar[bool] = True
 
@@ -316,22 +318,18 @@ class ImageJsccSystem(ImageSystem):
         store = WeightStore(self.context.cache_dir, WEIGHT_KIND)
         key = self.model_key(mp)
         self._keys[mp] = key
-        with store.claim(key) as path:
-            if path is None:
-                seed_training({"seed": self.context.seed, "key": self.seed_key(mp)})  # initial weights
-            model = self._build(mp[0])
-            if path is None:
-                self._train(model, mp, store)
-                path = store.find(key)
-                source = "trained"
-            else:
-                store.load_into(model, path)
-                source = "cache" if path.parent == store.cache_dir else "shipped"
-        self._info[key] = {"k": mp[0], "width": self.width(mp[0]), "train_snr_db": mp[1], "alpha1": mp[2], "alpha2": mp[3], "source": source,
-                           "weights_sha256": file_sha256(path)}
-        return model
+        k, train_snr, alpha1, alpha2 = mp
+        trained = load_or_train(
+            store, key, build=lambda: self._build(k), train=lambda model: self._train(model, mp, store),
+            seed={"seed": self.context.seed, "key": self.seed_key(mp)},  # SemCC: the fine-tuned model's key
+            info={"model": f"image_jscc {self.params.method}", "k": k, "train_snr_db": train_snr,
+                  "alpha1": alpha1, "alpha2": alpha2, "data": self.dataset.provenance()})
+        self._info[key] = {"k": k, "width": self.width(k), "train_snr_db": train_snr, "alpha1": alpha1,
+                           "alpha2": alpha2, "source": trained.source, "weights_sha256": file_sha256(trained.path)}
+        return trained.model
 
     def _train(self, model: Any, mp: Tuple[Any, ...], store: WeightStore) -> None:
+        """Train ``model`` for ``mp`` by the system's method (``store`` keeps a stage-1 checkpoint)."""
         from ...layers.channel import ChannelLayer
         from .methods import train_method
 
@@ -347,16 +345,12 @@ class ImageJsccSystem(ImageSystem):
         stages = self.stages()
         stage1_store_key = self.model_key(mp, stage="pretrain") if METHODS[self.params.method].has_stage1_checkpoint \
             else None
-        key = self.model_key(mp)
         train_method(self.params.method, model, channel, images, labels, stages=stages, params=self.params,
                      alpha1=alpha1, alpha2=alpha2, classifier=self._classifier, seed=self.context.seed, log=log,
                      store=store, stage1_key=stage1_store_key,
                      before_stage=lambda stage: seed_training({"seed": self.context.seed, "key": self.seed_key(mp),
                                                                "stage": stage}),
                      info={"data": self.dataset.provenance(), "system": self.context.label})
-        store.save(model, key, {"model": f"image_jscc {self.params.method}", "k": k,
-                                               "train_snr_db": train_snr, "alpha1": alpha1, "alpha2": alpha2,
-                                               "data": self.dataset.provenance()})
 
     # ----------------------------------------------------------------- simulate
     @torch.no_grad()
