@@ -10,6 +10,10 @@ model is a function of its key, whatever ran before it and in whichever process.
 Keys chain: a later stage's key is made from its own settings *and* the key of the
 stage it starts from (:func:`weight_key` with ``parent=``), so retraining a first stage
 invalidates everything built on it.
+
+Mem-DeepSC keeps its own path (Keras ``fit``, and checkpoints saved between the stages
+of one training: the semantic codec after stage 1, the separate model after stage 2);
+moving it here would change the numbers of its 20 shipped models.
 """
 
 from __future__ import annotations
@@ -52,8 +56,10 @@ def load_or_train(store: WeightStore, key: str, *, build: Callable[[], Any],
 
     :param build: Builds the model with its weights created (not yet trained).
     :param train: Trains the built model in place; may return its :class:`TrainingReport`.
-    :param seed: JSON-able values (e.g. the scenario seed) seeding the training together
-        with ``key`` (see :func:`~linksim.systems.training.seed_training`).
+    :param seed: The JSON-able material the training is seeded from
+        (:func:`~linksim.systems.training.seed_training`): the scenario seed and the key,
+        ``{"seed": context.seed, "key": key}``, unless models must share a seed (SemCC's
+        variants seed from the fine-tuned model's key).
     :param info: Recorded in the weights' ``.json`` (what the model is, its settings), or a
         function of the trained model giving it (e.g. to record a measured accuracy).
     """
@@ -64,7 +70,7 @@ def load_or_train(store: WeightStore, key: str, *, build: Callable[[], Any],
             model = build()
             store.load_into(model, path)
             return Trained(model, key, "cache" if path.parent == store.cache_dir else "shipped", path)
-        seed_training({"key": key, **seed})
+        seed_training(seed)
         model = build()
         report = train(model)
         record = dict((info(model) if callable(info) else info) or {})

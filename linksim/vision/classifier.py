@@ -140,7 +140,7 @@ def _load_or_train(context: SystemContext, dataset: Any, params: ClassifierParam
 
     # seeded from (scenario seed, key): initial weights, batch order, augmentation
     trained = load_or_train(WeightStore(context.cache_dir, WEIGHT_KIND), key, build=build, train=train,
-                            seed={"seed": context.seed}, info=record)
+                            seed={"seed": context.seed, "key": key}, info=record)
     model, path = trained.model, trained.path
     info: Dict[str, Any] = {"arch": f"ResNet-{depth} (width {arch['width']})", "key": key,
                             "weights_sha256": file_sha256(path), "source": trained.source}

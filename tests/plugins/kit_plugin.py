@@ -95,7 +95,8 @@ class TinyAutoencoder(System):
             return self.training_loop(model, x, t).run()
 
         store = WeightStore(self.context.cache_dir, "tiny_autoencoder")
-        self.trained = load_or_train(store, key, build=build, train=train, seed={"seed": self.context.seed},
+        self.trained = load_or_train(store, key, build=build, train=train,
+                                     seed={"seed": self.context.seed, "key": key},
                                      info={"system": "tiny_autoencoder", "params": p.model_dump(),
                                            "training_settings": t.model_dump()})
 
