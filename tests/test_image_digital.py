@@ -213,3 +213,40 @@ def test_codec_system_rate_quality(data):
     assert high["psnr_sum"] > low["psnr_sum"]
     with pytest.raises(UserError, match="bpp"):
         make({}, cls=ImageCodecSystem, points=[{"bpp": 0.0}])
+
+
+class _Recording:
+    """Wraps a channel; keeps the input shape and true gains of every call."""
+
+    def __init__(self, channel):
+        self.channel, self.calls = channel, []
+
+    def __call__(self, x, no):
+        out = self.channel(x, no)
+        self.calls.append((tuple(x.shape), out.h.detach().clone()))
+        return out
+
+
+def test_block_fading_is_one_fade_per_image_allocation_along_the_stream(data):
+    # coherence: block means one fade per image for the learned link; the digital link
+    # sends its shared code blocks serially and fades once per k channel uses.
+    k = 768
+    point = {"snr_db": 30.0, "bandwidth_ratio": k / 3072}
+    system = make({"select": "fixed", "code_rates": ["3/4"], "orders": [16]},
+                  channel={"type": "rayleigh", "coherence": "block"}, points=[point])
+    assert system.stream_channel(k).params.coherence == k
+    recorder = _Recording(system.stream_channel(k))
+    system._stream_channels[k] = recorder
+    sionna.phy.config.seed = 0
+    system.simulate(6, point)
+    ((shape, h),) = recorder.calls
+    link = system._links[("3/4", 16)]
+    blocks = math.ceil(6 * system.budget_bits(k, 30.0, ("3/4", 16)) / link.code.k)
+    assert shape == (1, blocks * link.symbols_per_block)  # one serial stream
+    h = h.reshape(-1)
+    runs = h[: (h.numel() // k) * k].reshape(-1, k)
+    assert bool((runs == runs[:, :1]).all())  # constant over each run of k channel uses
+    assert len(set(runs[:, 0].tolist())) == runs.shape[0]  # and independent between runs
+    # AWGN and symbol-wise fading keep one row per code block
+    assert make(FIXED, points=[point]).stream_channel(k) is None
+    assert make(FIXED, channel={"type": "rayleigh"}, points=[point]).stream_channel(k) is None

@@ -8,7 +8,7 @@ baselines send their source codecs' bytes (:mod:`linksim.source.payload`).
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Mapping, Union
+from typing import Any, ClassVar, Mapping, Optional, Union
 
 import torch
 
@@ -68,11 +68,18 @@ class CodedModulationLink:
         """Information bits per complex channel use."""
         return self.code.k / self.symbols_per_block
 
-    def transmit(self, u: torch.Tensor, snr_db: float) -> torch.Tensor:
+    def transmit(self, u: torch.Tensor, snr_db: float, *, channel: Optional[Channel] = None,
+                 serial: bool = False) -> torch.Tensor:
         """Send information blocks through the link.
 
         :param u: ``[batch, k]`` float 0/1 information bits.
         :param snr_db: Es/N0 per complex channel use (dB).
+        :param channel: Send through this channel instead of the link's own (same kind
+            of channel, e.g. with another ``coherence``).
+        :param serial: The blocks go out one after another on one channel: the channel
+            sees one row of ``batch x symbols_per_block`` channel uses, so fading blocks
+            (``coherence``) run across code-block boundaries. Default: each block is its
+            own row (its own ``block`` fade).
         :returns: ``[batch, k]`` decoded bits.
         """
         import sionna.phy
@@ -84,8 +91,12 @@ class CodedModulationLink:
             filler = torch.randint(0, 2, (*c.shape[:-1], pad), generator=gen, device=c.device, dtype=c.dtype)
             c = torch.cat([c, filler], dim=-1)
         x = self.modulation.map(c)
-        out = self.channel(x, snr_db_to_no(snr_db))
-        return self.receive(out.x_hat, out.no_eff)
+        out = (channel or self.channel)(x.reshape(1, -1) if serial else x, snr_db_to_no(snr_db))
+        x_hat, no_eff = out.x_hat, out.no_eff
+        if serial:
+            x_hat = x_hat.reshape(x.shape)
+            no_eff = no_eff.reshape(x.shape) if isinstance(no_eff, torch.Tensor) and no_eff.dim() else no_eff
+        return self.receive(x_hat, no_eff)
 
     def receive(self, x_hat: torch.Tensor, no_eff: Union[torch.Tensor, float]) -> torch.Tensor:
         """Demap and decode detected symbols (deterministic: draws no random numbers).

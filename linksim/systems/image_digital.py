@@ -15,8 +15,16 @@ payload fits ``floor(budget / 8)`` bytes is sent (:func:`~linksim.source.image_c
 holds 1152..1728), so the images of a batch share codewords: each image owns a slot
 of exactly ``budget`` bits in one bit stream (its payload, then padding), the stream
 is cut into ``k_c``-bit information blocks (the last one padded), encoded, mapped,
-sent through the scenario's channel (its coherence and CSI settings apply per
-channel use as usual) and decoded; slots are read back from the decoded stream. All
+sent through the scenario's channel and decoded; slots are read back from the decoded
+stream.
+
+*Fading.* With ``coherence: symbol`` each channel use fades independently. With a
+fading channel in blocks the code blocks go out serially on one channel
+(:meth:`ImageDigitalSystem.stream_channel`): ``coherence: block`` (one fade per image
+for the learned links) becomes one fade per ``k`` channel uses of the stream, one
+image's allocation, so both kinds of link see fades of the same length; an integer
+coherence counts channel uses along the stream. An image's slot may straddle two
+fades, as a real serial transmission would. All
 padding bits (in a slot after the payload, after the last slot) are uniform random
 bits from ``sionna.phy.config.np_rng``, so the transmitted symbols look like data.
 The channel uses of the last block's padding are not charged to the images:
@@ -219,6 +227,7 @@ class ImageDigitalSystem(ImageSystem):
         super().__init__(params, context)
         self._classifier: Any = None
         self._links: Dict[Tuple[str, int], Any] = {}
+        self._stream_channels: Dict[int, Any] = {}
         self._choices: Dict[Tuple[float, float], Tuple[str, int]] = {}
         self._pilot_report: Dict[str, Any] = {}
 
@@ -366,13 +375,39 @@ class ImageDigitalSystem(ImageSystem):
         payload_bits = np.array([e.num_bits if e is not None else 0 for e in encoded], dtype=np.int64)
         intact = fits.copy()
         if combo is not None and fits.any():
-            intact = fits & self._send_stream(encoded, budget, snr_db, self._links[combo])
+            intact = fits & self._send_stream(encoded, budget, snr_db, self._links[combo], self.stream_channel(k))
         recon = _reconstruct(self.codec, encoded, intact, images.shape[1:])
         return recon, ~intact, payload_bits
 
+    def stream_channel(self, k: int) -> Optional[Any]:
+        """The channel the batch's code blocks are sent through, one after another, or None.
+
+        None (each code block a row of the scenario's channel) unless the channel fades in
+        blocks. With ``coherence: block`` (one fade per example: per image for the learned
+        links) the stream sees one fade per ``k`` channel uses, one image's allocation;
+        with an integer coherence the blocks of that many channel uses run along the
+        stream. Both links then see the same channel: fades that last as long in channel
+        uses, whatever the code-block boundaries.
+        """
+        coherence = getattr(getattr(self._channel, "params", None), "coherence", None)
+        if coherence is None or coherence == "symbol":
+            return None
+        if coherence != "block":
+            return self._channel
+        if k not in self._stream_channels:
+            from ..phy.channels import build_channel
+
+            self._stream_channels[k] = build_channel({**dict(self.context.channel), "coherence": int(k)},
+                                                     field="channel")
+        return self._stream_channels[k]
+
     @staticmethod
-    def _send_stream(encoded: Sequence[Optional[EncodedImage]], budget: int, snr_db: float, link: Any) -> np.ndarray:
-        """Send the batch's slots through ``link``; True where an image's payload bits all arrived."""
+    def _send_stream(encoded: Sequence[Optional[EncodedImage]], budget: int, snr_db: float, link: Any,
+                     channel: Optional[Any] = None) -> np.ndarray:
+        """Send the batch's slots through ``link``; True where an image's payload bits all arrived.
+
+        ``channel``: send the code blocks serially through it (see :meth:`stream_channel`).
+        """
         import sionna.phy
 
         rng = sionna.phy.config.np_rng
@@ -386,7 +421,8 @@ class ImageDigitalSystem(ImageSystem):
                 stream[i * budget: i * budget + bits.size] = bits
         device = sionna.phy.config.device
         u = torch.from_numpy(stream.reshape(blocks, kc).astype(np.float32)).to(device)
-        u_hat = link.transmit(u, snr_db).to(torch.uint8).cpu().numpy().reshape(-1)
+        sent = link.transmit(u, snr_db, channel=channel, serial=True) if channel is not None else link.transmit(u, snr_db)
+        u_hat = sent.to(torch.uint8).cpu().numpy().reshape(-1)
         ok = np.zeros(len(encoded), dtype=bool)
         for i, enc in enumerate(encoded):
             if enc is not None:

@@ -28,11 +28,11 @@ classify the reconstruction: statistics of PSNR, SSIM, MSE, accuracy and symbols
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Tuple, Union
+from typing import Any, ClassVar, Dict, FrozenSet, List, Literal, Mapping, Optional, Tuple, Union
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ...data.images import MAX_IMAGES
 from ...errors import UserError
@@ -120,6 +120,17 @@ class ImageJsccParams(ParamsModel):
         if name not in METHODS:
             raise ValueError(f"unknown training method {name!r}; registered: {', '.join(sorted(METHODS))}")
         return name
+
+    @model_validator(mode="after")
+    def _warm_start_from_another_method(self) -> "ImageJsccParams":
+        if self.warm_start == "deepjscc" and self.method == "deepjscc":
+            raise ValueError("warm_start: deepjscc cannot start from itself (use none)")
+        return self
+
+    @property
+    def effective_warm_start(self) -> str:
+        """``warm_start``, or the method's default (:attr:`TrainingMethod.default_warm_start`)."""
+        return self.warm_start or METHODS[self.method].default_warm_start
     bandwidth_ratio: Optional[Number] = Field(None, gt=0, le=1, description="k/n when the sweep does not set it")
     width: Optional[int] = Field(None, ge=4, le=1024, description="feature maps of the encoder/decoder (not given "
                                  "in the paper; 4..1024); default max(16, maps of the k symbols at H/4 x W/4): "
@@ -133,6 +144,15 @@ class ImageJsccParams(ParamsModel):
     update_every: int = Field(10, ge=1, le=10**6,
                               description="N_update: optimizer steps between soft updates (SemRE; 1..10**6)")
     finetune: bool = Field(True, description="SemCC stage 2 (false: the 'w/o. FT' ablation)")
+    warm_start: Optional[Literal["none", "deepjscc"]] = Field(
+        None, description="weights training starts from: deepjscc (the DeepJSCC model of the same k and training "
+                          "SNR, loaded or trained as the deepjscc method would) or none (random); default: "
+                          "deepjscc for deepsc, semcc and semre (from random weights the contrastive terms "
+                          "collapse and DeepSC ends below a constant image), none for deepjscc")
+    re_encoder_gradient: bool = Field(
+        False, description="SemRE: let eq. (13)'s gradient reach the decoder through the re-encoder (Algorithm 2 "
+                           "read literally; the decoder then learns images the re-encoder clusters, worse than a "
+                           "constant image); default false: the decoder learns from L_rec only")
     downstream: ClassifierParams = Field(default_factory=ClassifierParams,
                                          description="the downstream model used in training and testing")
     test_downstream: Optional[ClassifierParams] = Field(
@@ -170,6 +190,8 @@ class ImageJsccSystem(ImageSystem):
         self._classifier: Any = None
         self._test_classifier: Any = None
         self._channel: Any = None
+        self._warm_start_source: Optional["ImageJsccSystem"] = None
+        self._diagnostics: Dict[str, Dict[str, Any]] = {}
 
     # ----------------------------------------------------------------- settings
     @staticmethod
@@ -266,7 +288,17 @@ class ImageJsccSystem(ImageSystem):
             train["downstream"] = self._classifier_key()
         train.update(METHODS[method].key_settings(p, alpha1, alpha2, stages, final=stage == "final",
                                                   finetune=finetune))
+        if p.effective_warm_start == "deepjscc":  # "none" keeps the keys models always had
+            train["warm_start"] = self._warm_start_system().model_key(model_point)
         return config_hash(arch, train, self.dataset.identity())
+
+    def _warm_start_system(self) -> "ImageJsccSystem":
+        """The DeepJSCC system whose model of the same point a warm start loads (or trains)."""
+        if self._warm_start_source is None:
+            params = self.params.model_copy(update={"method": "deepjscc", "warm_start": None})
+            self._warm_start_source = ImageJsccSystem(params, self.context)
+            self._warm_start_source._dataset = self._dataset
+        return self._warm_start_source
 
     def seed_key(self, model_point: Tuple[Any, ...]) -> str:
         """The key that seeds the training of ``model_point`` (initial weights, batch order, noise).
@@ -322,11 +354,38 @@ class ImageJsccSystem(ImageSystem):
         trained = load_or_train(
             store, key, build=lambda: self._build(k), train=lambda model: self._train(model, mp, store),
             seed={"seed": self.context.seed, "key": self.seed_key(mp)},  # SemCC: the fine-tuned model's key
-            info={"model": f"image_jscc {self.params.method}", "k": k, "train_snr_db": train_snr,
-                  "alpha1": alpha1, "alpha2": alpha2, "data": self.dataset.provenance()})
+            info=lambda model: {"model": f"image_jscc {self.params.method}", "k": k, "train_snr_db": train_snr,
+                                "alpha1": alpha1, "alpha2": alpha2, "data": self.dataset.provenance(),
+                                **self._training_record(key)})
         self._info[key] = {"k": k, "width": self.width(k), "train_snr_db": train_snr, "alpha1": alpha1,
-                           "alpha2": alpha2, "source": trained.source, "weights_sha256": file_sha256(trained.path)}
+                           "alpha2": alpha2, "source": trained.source, "weights_sha256": file_sha256(trained.path),
+                           **self._training_record(key)}
         return trained.model
+
+    def _training_record(self, key: str) -> Dict[str, Any]:
+        """Warm start and contrastive diagnostics of the model of ``key`` (empty if not trained here)."""
+        out: Dict[str, Any] = {}
+        if self.params.effective_warm_start != "none":
+            out["warm_start"] = self.params.effective_warm_start
+        out.update(self._diagnostics.get(key, {}))
+        return out
+
+    def _warm_start(self, mp: Tuple[Any, ...]) -> Optional[Any]:
+        """A function loading the warm-start weights of ``mp`` into a model, or None."""
+        if self.params.effective_warm_start == "none":
+            return None
+        source = self._warm_start_system()
+
+        def load(model: Any) -> None:
+            donor = source._load_or_train(mp)
+            model.set_weights(donor.get_weights())
+            key = source.model_key(mp)
+            if not self.context.quick:
+                log_stderr(f"[{self.context.label}] warm start from the DeepJSCC model {key} "
+                           f"({source._info[key]['source']})")
+            # what is initialised next (projection head) must not depend on whether the donor was trained
+            seed_training({"seed": self.context.seed, "key": self.seed_key(mp), "stage": "warm start"})
+        return load
 
     def _train(self, model: Any, mp: Tuple[Any, ...], store: WeightStore) -> None:
         """Train ``model`` for ``mp`` by the system's method (``store`` keeps a stage-1 checkpoint)."""
@@ -345,12 +404,15 @@ class ImageJsccSystem(ImageSystem):
         stages = self.stages()
         stage1_store_key = self.model_key(mp, stage="pretrain") if METHODS[self.params.method].has_stage1_checkpoint \
             else None
-        train_method(self.params.method, model, channel, images, labels, stages=stages, params=self.params,
-                     alpha1=alpha1, alpha2=alpha2, classifier=self._classifier, seed=self.context.seed, log=log,
-                     store=store, stage1_key=stage1_store_key,
-                     before_stage=lambda stage: seed_training({"seed": self.context.seed, "key": self.seed_key(mp),
-                                                               "stage": stage}),
-                     info={"data": self.dataset.provenance(), "system": self.context.label})
+        diagnostics = train_method(
+            self.params.method, model, channel, images, labels, stages=stages, params=self.params,
+            alpha1=alpha1, alpha2=alpha2, classifier=self._classifier, seed=self.context.seed, log=log,
+            store=store, stage1_key=stage1_store_key,
+            before_stage=lambda stage: seed_training({"seed": self.context.seed, "key": self.seed_key(mp),
+                                                      "stage": stage}),
+            info={"data": self.dataset.provenance(), "system": self.context.label},
+            warm_start=self._warm_start(mp))
+        self._diagnostics[self.model_key(mp)] = diagnostics
 
     # ----------------------------------------------------------------- simulate
     @torch.no_grad()
@@ -387,6 +449,8 @@ class ImageJsccSystem(ImageSystem):
 
     def trained_weights(self) -> List[Tuple[str, str]]:
         out = [(WEIGHT_KIND, key) for key in self._keys.values()]
+        if self._warm_start_source is not None:  # the DeepJSCC models the warm starts loaded
+            out += [item for item in self._warm_start_source.trained_weights() if item not in out]
         if METHODS[self.params.method].has_stage1_checkpoint and self.params.finetune:  # "w/o. FT" checkpoints
             store = WeightStore(self.context.cache_dir, WEIGHT_KIND)
             stage1 = [self.model_key(mp, stage="pretrain") for mp in self._keys]

@@ -17,13 +17,31 @@ semre      eq. (10) with the supervised contrastive loss (eq. 13) on ``s`` and  
 
 The downstream classifier (DeepSC, SemCC) runs in inference mode and is never
 updated; the projection head and SemRE's re-encoder exist only during training.
+
+Two settings keep the contrastive methods from collapsing (measured, issue 10; see
+:mod:`.jscc` for the parameters and the README's SemCC section for the numbers):
+
+* ``warm_start: deepjscc`` starts DeepSC, SemCC and SemRE from the DeepJSCC model of
+  the same ``k`` and training SNR (the reconstruction pre-training the paper motivates
+  eq. (10) with). From random weights SemCC's reconstructions carry nothing that tells
+  the positive pair apart, and eq. (8) sits at its collapse value ``log(2B - 1)``;
+  DeepSC's decoder, trained through the frozen judge, ends below a constant image.
+* ``re_encoder_gradient: false`` (SemRE): eq. (13) trains the encoder and the head, the
+  decoder learns from ``L_rec`` only. With the gradient flowing through the frozen
+  re-encoder into the decoder (Algorithm 2 read literally), the decoder learns images
+  that the re-encoder maps into class clusters rather than images like the input:
+  worse than sending a constant image.
+
+:class:`ContrastiveMonitor` records the contrastive term against its collapse value
+(all projections equal) so that a collapse shows in the log and in the weights' record.
 """
 
 from __future__ import annotations
 
+import math
 from contextlib import nullcontext
-from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Dict, Optional
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -61,6 +79,56 @@ def _built_head(features: int, out: int, model: Any, hidden: Optional[int] = Non
     return head
 
 
+def info_nce_collapse_value(batch_size: int) -> float:
+    """Eq. (8) when all ``2B`` projections are equal: ``log(2B - 1)``."""
+    return math.log(2 * batch_size - 1)
+
+
+def supervised_collapse_value(labels: torch.Tensor) -> float:
+    """Eq. (13) when all projections are equal: the mean over anchors of ``log(#negatives)``
+    (anchors with no positive or no negative are skipped, as in :func:`.losses.supervised_contrastive`)."""
+    y = torch.cat([labels, labels])
+    same = (y[:, None] == y[None, :]).sum(dim=1) - 1
+    negatives = (y[:, None] != y[None, :]).sum(dim=1)
+    valid = (same > 0) & (negatives > 0)
+    return float(torch.log(negatives[valid].float()).mean()) if bool(valid.any()) else 0.0
+
+
+class ContrastiveMonitor:
+    """The contrastive term of the last epoch against its collapse value.
+
+    ``ratio`` is the mean term over the mean collapse value of the steps of the last
+    epoch: 1 means collapsed (every projection the same point), below 1 the projections
+    separate what they should. :data:`COLLAPSE_RATIO` and above is reported as collapsed.
+    """
+
+    COLLAPSE_RATIO: ClassVar[float] = 0.98
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._epoch: List[Tuple[float, float]] = []
+        self.history: List[float] = []
+
+    def add(self, term: torch.Tensor, collapse_value: float) -> None:
+        """Record one step's contrastive term and its collapse value."""
+        self._epoch.append((float(term.detach()), collapse_value))
+
+    def end_epoch(self, epoch: int) -> None:
+        if self._epoch:
+            terms, collapse = zip(*self._epoch)
+            self.history.append(float(np.mean(terms)) / max(float(np.mean(collapse)), 1e-12))
+            self._epoch = []
+
+    @property
+    def collapsed(self) -> bool:
+        return bool(self.history) and self.history[-1] >= self.COLLAPSE_RATIO
+
+    def as_dict(self) -> Dict[str, Any]:
+        """JSON-able record: the ratio per epoch and whether the last one is collapsed."""
+        return {"term": self.name, "ratio_to_collapse_per_epoch": [round(r, 4) for r in self.history],
+                "collapsed": self.collapsed}
+
+
 @dataclass
 class TrainingJob:
     """Everything a method needs to train one transceiver.
@@ -91,15 +159,39 @@ class TrainingJob:
     stage1_key: Optional[str] = None
     info: Optional[Dict[str, Any]] = None
     before_stage: Optional[Callable[[str], None]] = None
+    #: Loads the weights training starts from into the model (``warm_start``), or None.
+    warm_start: Optional[Callable[[Any], None]] = None
+    #: Filled by the method: ``{"contrastive": ContrastiveMonitor.as_dict()}``.
+    diagnostics: Dict[str, Any] = field(default_factory=dict)
 
     def run(self, models: Any, loss: Any, settings: StageSettings, name: str, stage: str = "pretrain",
-            **kw: Any) -> None:
-        """One stage: reseed, then :func:`~linksim.vision.training.fit` ``loss`` over the images."""
+            monitor: Optional[ContrastiveMonitor] = None, **kw: Any) -> None:
+        """One stage: reseed, then :func:`~linksim.vision.training.fit` ``loss`` over the images.
+
+        ``monitor``: a contrastive term's monitor; its ratio to the collapse value is logged
+        per epoch, kept in :attr:`diagnostics`, and a warning names a collapse.
+        """
         if self.before_stage is not None:
             self.before_stage(stage)
         system = (self.info or {}).get("system")
-        fit(models, loss, self.images, self.labels, settings, seed=self.seed,
-            name=f"{system!r} {name}" if system else name, log=self.log, **kw)
+        title = f"{system!r} {name}" if system else name
+        if monitor is not None:
+            def after_epoch(epoch: int) -> None:
+                monitor.end_epoch(epoch)
+                if self.log:
+                    self.log(f"  {title}: contrastive term / collapse value = {monitor.history[-1]:.3f}")
+            kw["after_epoch"] = after_epoch
+        fit(models, loss, self.images, self.labels, settings, seed=self.seed, name=title, log=self.log, **kw)
+        if monitor is not None:
+            self.diagnostics["contrastive"] = monitor.as_dict()
+            if monitor.collapsed and self.log:
+                self.log(f"  warning: {title}: the contrastive term ended at its collapse value "
+                         f"(ratio {monitor.history[-1]:.3f}): the projections do not separate the samples")
+
+    def start(self) -> None:
+        """Load the warm-start weights into the model, if any."""
+        if self.warm_start is not None:
+            self.warm_start(self.model)
 
 
 class TrainingMethod:
@@ -121,6 +213,8 @@ class TrainingMethod:
     alpha_sets_alpha1: ClassVar[Optional[bool]] = False
     #: Saves a stage-1 checkpoint (shared with the variant without fine-tuning).
     has_stage1_checkpoint: ClassVar[bool] = False
+    #: ``warm_start`` when the system does not give it: ``"none"`` or ``"deepjscc"``.
+    default_warm_start: ClassVar[str] = "none"
 
     def key_settings(self, params: Any, alpha1: float, alpha2: float, stages: Dict[str, StageSettings], *,
                      final: bool, finetune: bool) -> Dict[str, Any]:
@@ -165,12 +259,14 @@ class DeepSc(TrainingMethod):
     name = "deepsc"
     title = "DeepSC"
     uses_downstream = True
+    default_warm_start = "deepjscc"
 
     def key_settings(self, params: Any, alpha1: float, alpha2: float, stages: Dict[str, StageSettings], *,
                      final: bool, finetune: bool) -> Dict[str, Any]:
         return {"alpha2": alpha2}
 
     def train(self, job: TrainingJob) -> None:
+        job.start()
         job.run([job.model], _eq11(job.model, job.channel, job.classifier, job.alpha2), job.stages["pretrain"],
                 "DeepSC")
 
@@ -184,6 +280,7 @@ class SemCC(TrainingMethod):
     uses_downstream = True
     alpha_sets_alpha1 = True
     has_stage1_checkpoint = True
+    default_warm_start = "deepjscc"
 
     def key_settings(self, params: Any, alpha1: float, alpha2: float, stages: Dict[str, StageSettings], *,
                      final: bool, finetune: bool) -> Dict[str, Any]:
@@ -202,18 +299,23 @@ class SemCC(TrainingMethod):
                 if job.log:
                     job.log(f"  SemCC stage 1 loaded from {path}")
             else:
+                job.start()
                 head = _built_head(job.classifier.model.feature_width, params.projection_width, model)
                 backbone = job.classifier.model.backbone
                 alpha1 = job.alpha1
+                monitor = ContrastiveMonitor("eq. (8) InfoNCE")
 
                 def stage1(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
                     x_hat = model.reconstruct(x, channel, training=True)
                     with torch.no_grad():
                         f_x = backbone(x, training=False)
                     q_x, q_hat = head(f_x), head(backbone(x_hat, training=False))
-                    return alpha1 * reconstruction_loss(x, x_hat) + (1.0 - alpha1) * info_nce(q_x, q_hat, params.temperature)
+                    term = info_nce(q_x, q_hat, params.temperature)
+                    monitor.add(term, info_nce_collapse_value(x.shape[0]))
+                    return alpha1 * reconstruction_loss(x, x_hat) + (1.0 - alpha1) * term
 
-                job.run([model, head], stage1, job.stages["pretrain"], "SemCC stage 1 (CL pre-training)")
+                job.run([model, head], stage1, job.stages["pretrain"], "SemCC stage 1 (CL pre-training)",
+                        monitor=monitor)
                 if checkpoint:
                     store.save(model, job.stage1_key, {"model": "image_jscc semcc stage 1", **(job.info or {})})
         if params.finetune:
@@ -228,16 +330,21 @@ class SemRE(TrainingMethod):
     name = "semre"
     title = "SemRE"
     alpha_sets_alpha1 = True
+    default_warm_start = "deepjscc"
 
     def key_settings(self, params: Any, alpha1: float, alpha2: float, stages: Dict[str, StageSettings], *,
                      final: bool, finetune: bool) -> Dict[str, Any]:
-        return {"alpha1": alpha1, "temperature": params.temperature, "projection_width": params.projection_width,
-                "beta": params.beta, "update_every": params.update_every}
+        out = {"alpha1": alpha1, "temperature": params.temperature, "projection_width": params.projection_width,
+               "beta": params.beta, "update_every": params.update_every}
+        if not params.re_encoder_gradient:  # Algorithm 2 read literally keeps the keys it always had
+            out["re_encoder_gradient"] = False
+        return out
 
     def train(self, job: TrainingJob) -> None:
         from .networks import SemanticEncoder
 
         model, channel, params, alpha1 = job.model, job.channel, job.params, job.alpha1
+        job.start()
         encoder = model.encoder
         re_encoder = SemanticEncoder(encoder.k, encoder.image_shape, encoder.width)
         h, w, c = encoder.image_shape
@@ -245,31 +352,37 @@ class SemRE(TrainingMethod):
         soft_update(re_encoder, encoder, 0.0)  # theta_r <- theta at the start
         re_encoder.trainable = False
         head = _built_head(2 * encoder.k, params.projection_width, model, hidden=min(2 * encoder.k, 256))
+        monitor = ContrastiveMonitor("eq. (13) supervised contrastive")
 
         def loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
             s = encoder(x, training=True)
             x_hat = model.decoder(channel(s, training=True), training=True)
-            s_r = re_encoder(x_hat, training=False)
+            s_r = re_encoder(x_hat if params.re_encoder_gradient else x_hat.detach(), training=False)
             q_s = head(torch.reshape(s, (s.shape[0], -1)))
             q_r = head(torch.reshape(s_r, (s_r.shape[0], -1)))
-            return alpha1 * reconstruction_loss(x, x_hat) + (1.0 - alpha1) * supervised_contrastive(
-                q_s, q_r, y, params.temperature)
+            term = supervised_contrastive(q_s, q_r, y, params.temperature)
+            monitor.add(term, supervised_collapse_value(y))
+            return alpha1 * reconstruction_loss(x, x_hat) + (1.0 - alpha1) * term
 
         def after_step(step: int) -> None:
             if step % params.update_every == 0:
                 soft_update(re_encoder, encoder, params.beta)
 
-        job.run([model, head], loss, job.stages["pretrain"], "SemRE", after_step=after_step)
+        job.run([model, head], loss, job.stages["pretrain"], "SemRE", after_step=after_step, monitor=monitor)
 
 
 def train_method(method: str, model: Any, channel: Any, images: np.ndarray, labels: np.ndarray, *,
                  stages: Dict[str, StageSettings], params: Any, alpha1: float, alpha2: float,
                  classifier: Any, seed: int, log: Logger, store: Optional[WeightStore] = None,
                  stage1_key: Optional[str] = None, info: Optional[Dict[str, Any]] = None,
-                 before_stage: Optional[Callable[[str], None]] = None) -> None:
+                 before_stage: Optional[Callable[[str], None]] = None,
+                 warm_start: Optional[Callable[[Any], None]] = None) -> Dict[str, Any]:
     """Train ``model`` (a :class:`~.networks.Transceiver`) in place by the registered ``method``.
 
     The arguments are those of :class:`TrainingJob`.
+    :returns: The job's diagnostics (``{"contrastive": ...}`` for the contrastive methods).
     """
-    METHODS[method].train(TrainingJob(model, channel, images, labels, stages, params, alpha1, alpha2, classifier,
-                                      seed, log, store, stage1_key, info, before_stage))
+    job = TrainingJob(model, channel, images, labels, stages, params, alpha1, alpha2, classifier, seed, log, store,
+                      stage1_key, info, before_stage, warm_start)
+    METHODS[method].train(job)
+    return job.diagnostics
