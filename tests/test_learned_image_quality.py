@@ -32,6 +32,7 @@ IMAGES = 200
 #: collapse"), several of which are below the constant image at small ratios.
 CHECKED: List[Tuple[str, List[str]]] = [
     ("semcc_awgn_20db.yaml", ["DeepJSCC", "DeepSC", "SemCC", "SemRE"]),
+    ("semcc_awgn_20db_mnist.yaml", ["DeepJSCC", "DeepSC", "SemCC", "SemRE"]),
 ]
 
 
