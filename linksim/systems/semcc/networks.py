@@ -53,6 +53,10 @@ class SemanticEncoder(keras.Model):
     :param width: Feature maps of the head and downsampling modules.
     """
 
+    #: Values the channel-coding module emits per real channel value (2 for a mean and a
+    #: spread, as in :class:`linksim.systems.scu.networks.VibEncoder`).
+    values_per_latent: int = 1
+
     def __init__(self, k: int, image_shape: Sequence[int], width: int = 64, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.k, self.image_shape, self.width = int(k), tuple(image_shape), int(width)
@@ -60,16 +64,23 @@ class SemanticEncoder(keras.Model):
         self.head = ConvBnAct(width, 5)
         self.res1, self.down1 = BasicBlock(width, activation="prelu"), ConvBnAct(width, 4, 2)
         self.res2, self.down2 = BasicBlock(width, activation="prelu"), ConvBnAct(width, 4, 2)
-        self.coding = conv(maps, 3, bias=True)
+        self.coding = conv(maps * self.values_per_latent, 3, bias=True)
         self.power = PowerNormalization()
 
-    def call(self, x: Any, training: Optional[bool] = None) -> Any:
+    def coded(self, x: Any, training: Optional[bool] = None) -> Any:
+        """The channel-coding module's maps ``[N, maps * values_per_latent, H/4, W/4]`` of ``x``."""
         z = self.head(x * 2.0 - 1.0, training=training)
         z = self.down1(self.res1(z, training=training), training=training)
         z = self.down2(self.res2(z, training=training), training=training)
-        z = self.coding(z)
-        z = torch.reshape(z, (z.shape[0], -1))[:, : 2 * self.k]
-        return self.power(torch.reshape(z, (z.shape[0], self.k, 2)))
+        return self.coding(z)
+
+    def symbols(self, values: Any) -> Any:
+        """``[N, >= 2k]`` real values -> ``[N, k, 2]`` power-normalised symbols (eq. 2), first ``2k`` used."""
+        values = torch.reshape(values, (values.shape[0], -1))[:, : 2 * self.k]
+        return self.power(torch.reshape(values, (values.shape[0], self.k, 2)))
+
+    def call(self, x: Any, training: Optional[bool] = None) -> Any:
+        return self.symbols(self.coded(x, training=training))
 
 class SemanticDecoder(keras.Model):
     """Fig. 1 decoder: received symbols ``[N, k, 2]`` -> images ``[N, C, H, W]`` in [0, 1]."""
