@@ -269,3 +269,60 @@ def test_vib_codec_shapes_power_and_sampling() -> None:
     loss = vib_loss(x, a, mu, logvar, 1.0)
     grads = torch.autograd.grad(loss, [w.value for w in codec.encoder.coding.trainable_weights])
     assert all(float(g.abs().sum()) > 0 for g in grads)
+
+
+# --------------------------------------------------------------------------- unlearning methods
+
+
+def _tiny_job(method_seed: int = 0, epochs: int = 2):
+    from linksim.layers.channel import ChannelLayer
+    from linksim.systems.scu.methods import UnlearnJob, UnlearnParams, UnlearnSettings, copy_codec
+    from linksim.systems.scu.networks import build_vib_codec
+    from linksim.systems.training import seed_training
+
+    seed_training({"test": "tiny unlearning", "seed": method_seed})
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 200, (320, 8, 8, 1), dtype=np.uint8)
+    labels = np.arange(320, dtype=np.int64) % 2
+    split = poison(images, labels, erased_ratio=0.2, trigger=TriggerSpec(size=2, margin=0), target_label=0,
+                   base_label=1, seed=0)  # 64 erased, 256 remaining
+
+    def build():
+        return build_vib_codec(8, (8, 8, 1), 4)
+
+    codec = build()
+    fixed = copy_codec(codec, build)
+    job = UnlearnJob(codec, fixed, ChannelLayer({"type": "awgn"}, 10.0),
+                     (split.erased_images, split.erased_labels), (split.remaining_images, split.remaining_labels),
+                     UnlearnSettings(epochs=epochs, batch_size=16), UnlearnParams(hessian_batches=4), seed=0)
+    return job
+
+
+def test_step_accounting_gives_scu_twice_vbu_per_step_exactly() -> None:
+    from linksim.systems.scu.methods import unlearn
+
+    scu = unlearn("scu", _tiny_job())
+    vbu = unlearn("vbu", _tiny_job())
+    assert (scu.steps, vbu.steps) == (8, 8)  # 64 erased / 16 per batch x 2 epochs
+    assert (scu.gradient_samples, vbu.gradient_samples) == (2 * 8 * 16, 8 * 16)
+    assert scu.gradient_samples / scu.steps == 2 * vbu.gradient_samples / vbu.steps
+    assert scu.wall_s > 0 and vbu.wall_s > 0
+    with pytest.raises(ValueError, match="unknown unlearning method"):
+        unlearn("forget", _tiny_job())
+
+
+@pytest.mark.parametrize("method", ["scu", "ju", "vbu_sparse", "hbu"])
+def test_unlearning_moves_the_codec_and_never_the_fixed_copy(method) -> None:
+    from linksim.systems.scu.methods import unlearn
+
+    job = _tiny_job(epochs=1)
+    before = [w.copy() for w in job.codec.get_weights()]
+    fixed_before = [w.copy() for w in job.fixed.get_weights()]
+    report = unlearn(method, job)
+    assert all(np.array_equal(a, b) for a, b in zip(fixed_before, job.fixed.get_weights()))
+    assert any(not np.array_equal(a, b) for a, b in zip(before, job.codec.get_weights()))
+    if method == "hbu":
+        theta = np.sqrt(sum(float(np.sum(w.astype(np.float64) ** 2)) for w in before))
+        assert report.extra["update_norm"] <= 0.1 * theta * (1 + 1e-5)  # the threshold
+        assert report.extra["hessian_samples"] == 4 * 16
+        assert report.gradient_samples == 64 + 2 * 4 * 16

@@ -127,6 +127,9 @@ class Objective:
     decay_every: int = 0
     decay_factor: float = 1.0
     steps: int = 1
+    #: ``batch -> examples that contribute gradients`` for the accounting (default: the
+    #: rows of the batch's first array; paired batches whose both halves train give both).
+    gradient_samples: Optional[Callable[[Batch], int]] = None
 
 
 class GradientTransform:
@@ -316,7 +319,8 @@ class TrainingLoop:
                 batch = tuple(t.to(device) for t in batch)
                 value = self._step(objective, optimizer, params[index], batch, epoch, steps[objective.name] + 1)
                 steps[objective.name] += 1
-                samples[objective.name] += int(batch[0].shape[0])
+                samples[objective.name] += int(objective.gradient_samples(batch)) \
+                    if objective.gradient_samples is not None else int(batch[0].shape[0])
                 totals[objective.name][0] += value
                 totals[objective.name][1] += 1
                 info = StepInfo(objective.name, steps[objective.name], epoch, value)
