@@ -38,7 +38,7 @@ import torch
 
 from ...learning import Batches, ClipGradNorm, Objective, PairedBatches, TrainingLoop
 from ...learning.stages import StageSettings
-from ...vision.training import fit, to_tensor
+from ...vision.training import fit
 from .hessian import hbu_update, hutchinson_diagonal
 from .losses import (JuWeights, cc_loss, erased_contrastive, image_mse, ju_loss, kl_gauss, total_loss,
                      vib_loss)
