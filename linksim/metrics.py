@@ -143,6 +143,17 @@ _SHIPPED = {
                    "Fraction of images the receiver could not decode."),
     "symbols_per_message": (MeanMetric("symbols_per_message", "symbols_per_message", label="Symbols per message"),
                             "Transmitted complex symbols per message (sentence/image)."),
+    "backdoor_accuracy": (ProportionMetric("backdoor_accuracy", "backdoor_hits", "backdoor_trials", error_rate=False,
+                                           label="Backdoor accuracy (ASR)"),
+                          "Share of erased (triggered) samples the judge puts in the backdoor's target class."),
+    "mse_erased": (MeanMetric("mse_erased", "mse_erased", label="MSE on erased samples"),
+                   "Mean squared error per pixel value of the erased samples' reconstructions."),
+    "psnr_erased": (MeanMetric("psnr_erased", "psnr_erased", label="PSNR on erased samples (dB)"),
+                    "Mean PSNR of the erased samples' reconstructions."),
+    "running_time_s": (MeanMetric("running_time_s", "running_time_s", label="Running time (s)"),
+                       "Wall time of the model's training or unlearning, as recorded with its weights."),
+    "gradient_samples": (MeanMetric("gradient_samples", "gradient_samples", label="Gradient samples"),
+                         "Examples through a backward pass in the model's training or unlearning (machine-free cost)."),
 }
 for _name, (_metric, _summary) in _SHIPPED.items():
     metrics.register(_name, summary=_summary)(_factory(_metric))

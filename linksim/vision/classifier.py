@@ -86,31 +86,48 @@ def _arch(params: ClassifierParams, quick: bool) -> Dict[str, int]:
     return dict(QUICK_ARCH) if quick else {"width": params.width, "blocks": params.blocks}
 
 
-def classifier_key(params: ClassifierParams, dataset: Any, quick: bool, seed: int) -> str:
-    """Weight-store key: architecture, training settings (seed included) and data identity."""
+def classifier_key(params: ClassifierParams, dataset: Any, quick: bool, seed: int,
+                   training_set: Optional[Dict[str, Any]] = None) -> str:
+    """Weight-store key: architecture, training settings (seed included) and data identity.
+
+    :param training_set: Identity of a training set other than the dataset's train split
+        (e.g. a backdoored one, :func:`linksim.data.backdoor.poison_identity`); None: the split.
+    """
     arch = {"model": MODEL_VERSION, **_arch(params, quick)}
     train = {**stage_dict(params.stage(quick)), "augment": params.augment, "quick": quick, "seed": seed}
+    if training_set is not None:
+        train["training_set"] = training_set
     return config_hash(arch, train, dataset.identity())
 
 
-def downstream_classifier(context: SystemContext, dataset: Any,
-                          params: Optional[ClassifierParams] = None) -> DownstreamClassifier:
+def downstream_classifier(context: SystemContext, dataset: Any, params: Optional[ClassifierParams] = None, *,
+                          training_set: Optional[Tuple[np.ndarray, np.ndarray, Dict[str, Any]]] = None
+                          ) -> DownstreamClassifier:
     """The downstream classifier for ``dataset`` (cached, shipped or trained now), one object per
-    run for all its systems (:meth:`~linksim.resources.Resources.shared`)."""
+    run for all its systems (:meth:`~linksim.resources.Resources.shared`).
+
+    :param training_set: ``(images, labels, identity)`` to train on instead of the
+        dataset's train split (a backdoored set); ``identity`` enters the key.
+    """
     params = params or ClassifierParams()
-    key = classifier_key(params, dataset, context.quick, context.seed)
+    key = classifier_key(params, dataset, context.quick, context.seed,
+                         training_set[2] if training_set is not None else None)
     return context.resources.shared(("downstream classifier", str(context.cache_dir), key),
-                                    lambda: _load_or_train(context, dataset, params, key))
+                                    lambda: _load_or_train(context, dataset, params, key, training_set))
 
 
-def _load_or_train(context: SystemContext, dataset: Any, params: ClassifierParams, key: str) -> DownstreamClassifier:
+def _load_or_train(context: SystemContext, dataset: Any, params: ClassifierParams, key: str,
+                   training_set: Optional[Tuple[np.ndarray, np.ndarray, Dict[str, Any]]] = None) -> DownstreamClassifier:
     """The classifier of ``key``: loaded (cache or shipped) or trained and saved."""
     from .resnet import ResNet20
 
     if dataset.num_classes < 1:
         raise ValueError("the downstream classifier needs a labelled dataset")
-    train = dataset.split("train")
-    images, labels = train.images, train.labels
+    if training_set is None:
+        train = dataset.split("train")
+        images, labels = train.images, train.labels
+    else:
+        images, labels = training_set[0], training_set[1]
     if context.quick:
         images, labels = images[:QUICK_TRAIN_IMAGES], labels[:QUICK_TRAIN_IMAGES]
     mean, std = mean_and_std(images)
@@ -153,9 +170,11 @@ def _load_or_train(context: SystemContext, dataset: Any, params: ClassifierParam
     return DownstreamClassifier(model, key, info)
 
 
-def classifier_weights(context: SystemContext, dataset: Any, params: Optional[ClassifierParams] = None) -> List[Tuple[str, str]]:
-    """``(kind, key)`` of the classifier weights, for ``linksim train --ship``."""
-    return [(WEIGHT_KIND, classifier_key(params or ClassifierParams(), dataset, context.quick, context.seed))]
+def classifier_weights(context: SystemContext, dataset: Any, params: Optional[ClassifierParams] = None,
+                       training_set: Optional[Dict[str, Any]] = None) -> List[Tuple[str, str]]:
+    """``(kind, key)`` of the classifier weights, for ``linksim train --ship`` (``training_set``: its identity)."""
+    return [(WEIGHT_KIND, classifier_key(params or ClassifierParams(), dataset, context.quick, context.seed,
+                                         training_set))]
 
 
 __all__ = ["ClassifierParams", "DownstreamClassifier", "downstream_classifier", "classifier_weights"]

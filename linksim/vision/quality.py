@@ -121,7 +121,8 @@ def ssim_per_image(original: np.ndarray, reconstructed: np.ndarray, *, sigma: fl
     return out
 
 
-def _mean_stats(name: str, values: np.ndarray) -> Dict[str, float]:
+def mean_statistics(name: str, values: np.ndarray) -> Dict[str, float]:
+    """``<name>_sum``, ``<name>_sumsq``, ``<name>_count`` of ``values`` (a :class:`~linksim.metrics.MeanMetric`'s statistics)."""
     values = np.asarray(values, dtype=np.float64)
     return {f"{name}_sum": float(values.sum()), f"{name}_sumsq": float((values ** 2).sum()),
             f"{name}_count": float(values.size)}
@@ -144,18 +145,18 @@ def image_statistics(original: np.ndarray, reconstructed: np.ndarray, *, labels:
         ``symbols_per_message_*``; ``bpp_*``; ``images_lost``/``images``.
     """
     stats: Dict[str, float] = {}
-    stats.update(_mean_stats("psnr", psnr_per_image(original, reconstructed)))
-    stats.update(_mean_stats("mse", mse_per_image(original, reconstructed)))
+    stats.update(mean_statistics("psnr", psnr_per_image(original, reconstructed)))
+    stats.update(mean_statistics("mse", mse_per_image(original, reconstructed)))
     if with_ssim:
-        stats.update(_mean_stats("ssim", ssim_per_image(original, reconstructed)))
+        stats.update(mean_statistics("ssim", ssim_per_image(original, reconstructed)))
     if labels is not None and predicted is not None:
         stats["correct"] = float(np.count_nonzero(np.asarray(labels) == np.asarray(predicted)))
         stats["trials"] = float(len(labels))
     if symbols is not None:
-        stats.update(_mean_stats("symbols_per_message", symbols))
+        stats.update(mean_statistics("symbols_per_message", symbols))
     if payload_bits is not None:
         pixels = original.shape[1] * original.shape[2]
-        stats.update(_mean_stats("bpp", np.asarray(payload_bits, dtype=np.float64) / pixels))
+        stats.update(mean_statistics("bpp", np.asarray(payload_bits, dtype=np.float64) / pixels))
     if lost is not None:
         stats["images_lost"] = float(np.count_nonzero(lost))
         stats["images"] = float(len(lost))

@@ -268,7 +268,9 @@ class Scu(UnlearningMethod):
         p = job.params
 
         def loss(batch: Tuple[torch.Tensor, ...]) -> torch.Tensor:
-            x_e, x_r, y_r = _images(batch, 0), _images(batch, 2), batch[3]
+            x_e = _images(batch, 0)
+            size = x_e.shape[0]  # a remaining batch of the erased batch's size (the last erased one may be short)
+            x_r, y_r = _images(batch, 2)[:size], batch[3][:size]
             ju, out_e = _ju(job, x_e)
             x_hat_r, received_r, mu_r, logvar_r = job.codec.reconstruct(x_r, job.channel, training=True)
             anchors = torch.reshape(received_r, (received_r.shape[0], -1))
@@ -284,7 +286,7 @@ class Scu(UnlearningMethod):
             return total_loss(ju, cc, p.weights, p.alphas)
 
         paired = PairedBatches(job.erased_batches(), job.remaining_batches())
-        return job.loop(self.title, paired, loss, samples=lambda batch: int(batch[0].shape[0] + batch[2].shape[0]))
+        return job.loop(self.title, paired, loss, samples=lambda batch: 2 * int(batch[0].shape[0]))
 
 
 @register_unlearning
