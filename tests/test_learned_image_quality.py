@@ -26,14 +26,33 @@ from linksim.weights import WeightStore
 REPO = Path(__file__).resolve().parents[1]
 IMAGES = 200
 
-#: (scenario, labels of the learned systems it ships that must beat a constant image).
+#: (scenario, labels of the learned systems it ships that must beat a constant image);
+#: :data:`KNOWN_BELOW` lists the measured exceptions as strict xfails.
 #: Not listed: the learned systems of the scenarios that still ship the paper-literal
 #: models (warm_start: none, SemRE re_encoder_gradient: true; README, "Contrastive
 #: collapse"), several of which are below the constant image at small ratios.
 CHECKED: List[Tuple[str, List[str]]] = [
     ("semcc_awgn_20db.yaml", ["DeepJSCC", "DeepSC", "SemCC", "SemRE"]),
+    ("semcc_awgn_5db.yaml", ["DeepJSCC", "DeepSC", "SemCC", "SemRE"]),
     ("semcc_awgn_20db_mnist.yaml", ["DeepJSCC", "DeepSC", "SemCC", "SemRE"]),
 ]
+
+
+#: Known shortfalls, kept visible: a strict xfail fails the suite once the system is fixed.
+KNOWN_BELOW: Dict[Tuple[str, str], str] = {
+    ("semcc_awgn_5db.yaml", "SemCC"): "at k/n = 1/24 and 5 dB SemCC trades PSNR for accuracy: 13.41 dB against the "
+                                      "constant image's 13.61 dB, with accuracy 0.53 (DeepSC 0.37)",
+}
+
+
+def _cases() -> List[Any]:
+    out = []
+    for scenario_file, labels in CHECKED:
+        for label in labels:
+            reason = KNOWN_BELOW.get((scenario_file, label))
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            out.append(pytest.param(scenario_file, label, marks=marks, id=f"{scenario_file}-{label}"))
+    return out
 
 
 def _constant_image_psnr(system: Any, images: np.ndarray) -> float:
@@ -44,8 +63,8 @@ def _constant_image_psnr(system: Any, images: np.ndarray) -> float:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("scenario_file,labels", CHECKED)
-def test_learned_systems_beat_a_constant_image(scenario_file: str, labels: List[str], tmp_path: Path,
+@pytest.mark.parametrize("scenario_file,label", _cases())
+def test_learned_systems_beat_a_constant_image(scenario_file: str, label: str, tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     torch.set_num_threads(1)
 
@@ -57,7 +76,7 @@ def test_learned_systems_beat_a_constant_image(scenario_file: str, labels: List[
     runtime = Runtime(cache_dir=tmp_path / "cache")
     report: Dict[str, Dict[str, Any]] = {}
     for index, spec in enumerate(scenario.systems):
-        if spec.label not in labels:
+        if spec.label != label:
             continue
         system = set_up_system(scenario, index, runtime)
         accuracies = []
