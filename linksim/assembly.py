@@ -185,6 +185,9 @@ def check_outputs(scenario: Scenario) -> None:
             if fig.xticks != "auto":
                 raise UserError(f"figures[{i}].xticks: {fig.xticks!r} needs x to be the swept parameter "
                                 f"{scenario.sweep.parameter!r} (x is the metric {x!r}); use auto")
+            if fig.kind == "bar":
+                raise UserError(f"figures[{i}].kind: bar needs x to be the swept parameter "
+                                f"{scenario.sweep.parameter!r} (x is the metric {x!r})")
         elif fig.xscale == "log" and min(scenario.sweep.grid()) <= 0:
             raise UserError(f"figures[{i}].xscale: a log x axis needs positive sweep values "
                             f"(the sweep has {min(scenario.sweep.grid()):g})")

@@ -101,6 +101,9 @@ def render_figure(store: ResultStore, spec: FigureSpec) -> bytes:
     x_rows = {(r.system, r.point_index): r for r in all_rows if r.metric == x_name} if parametric else {}
 
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    if spec.kind == "bar":
+        _draw_bars(ax, spec, rows, labels, param, log)
+        return _finish(fig, ax, store, spec, x_name, parametric=False, param=param)
     xs_all: List[float] = []
     for k, label in enumerate(labels):
         pts = sorted((r for r in rows if r.system == label), key=lambda r: (r.point[param], r.point_index))
@@ -150,6 +153,32 @@ def render_figure(store: ResultStore, spec: FigureSpec) -> bytes:
         ax.xaxis.set_minor_locator(NullLocator())
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xticks(ticks, [value_label(v, spec.xticks) for v in ticks])
+    return _finish(fig, ax, store, spec, x_name, parametric=parametric, param=param)
+
+
+def _draw_bars(ax: Any, spec: FigureSpec, rows: List[MetricRow], labels: List[str], param: str, log: bool) -> None:
+    """Grouped bars: one group per sweep value, one bar per system, CI whiskers."""
+    values = sorted({r.point[param] for r in rows})
+    width = 0.8 / max(len(labels), 1)
+    for k, label in enumerate(labels):
+        by_value = {r.point[param]: r for r in rows if r.system == label}
+        shown = [(i, by_value[v]) for i, v in enumerate(values) if v in by_value]
+        if not shown:
+            continue
+        x = np.array([i for i, _ in shown], dtype=float) + (k - (len(labels) - 1) / 2) * width
+        y = np.array([r.value for _, r in shown], dtype=float)
+        yerr = _error_bars([r for _, r in shown], y) if spec.ci else None
+        ax.bar(x, y, width=width, yerr=yerr, capsize=2.0, label=label, log=log)
+    ax.set_xticks(range(len(values)), [value_label(v, "values" if spec.xticks == "auto" else spec.xticks)
+                                       for v in values])
+
+
+def _finish(fig: Any, ax: Any, store: ResultStore, spec: FigureSpec, x_name: str, *, parametric: bool,
+            param: str) -> bytes:
+    """Limits, labels, title, legend and footer; the PDF bytes."""
+    import matplotlib.pyplot as plt
+
+    scenario = store.scenario
     if spec.ylim is not None:
         ax.set_ylim(*spec.ylim)
     ax.set_xlabel(spec.xlabel or axis_label(x_name, scenario))
@@ -203,6 +232,8 @@ def output_specs(store: ResultStore) -> Tuple[List[FigureSpec], List[TableSpec]]
         if fig.x not in (None, param) and fig.x not in metrics:
             problems.append(f"figures[{i}].x: {fig.x!r} is neither the swept parameter {param!r} "
                             f"nor one of the scenario's metrics ({', '.join(metrics)})")
+        elif fig.kind == "bar" and fig.x not in (None, param):
+            problems.append(f"figures[{i}].kind: bar needs x to be the swept parameter {param!r}")
         problems += [f"figures[{i}].systems: no system labelled {s!r}" for s in fig.systems or [] if s not in systems]
     for i, table in enumerate(tables):
         problems += [f"tables[{i}].metrics[{j}]: {m!r} is not one of the scenario's metrics"

@@ -170,7 +170,9 @@ class FigureSpec(StrictModel):
     annotated with its swept value (a parametric figure, e.g. accuracy against PSNR
     over a trade-off parameter). ``xscale`` sets the x axis; ``xticks`` puts the ticks
     at the sweep values, labelled as numbers (``values``) or fractions such as ``1/24``
-    (``fractions``); both need ``x`` to be the swept parameter.
+    (``fractions``); both need ``x`` to be the swept parameter. ``kind: bar`` draws
+    grouped bars (one group per sweep value, one bar per system, the confidence
+    interval as a whisker), e.g. running times; it needs ``x`` to be the swept parameter.
     """
 
     file: str = Field(..., pattern=r"^[^/\\\x00-\x1f\x7f]+\.pdf$", max_length=100)
@@ -186,6 +188,7 @@ class FigureSpec(StrictModel):
     theory: List[TheoryCurveSpec] = Field(default_factory=list, max_length=MAX_ITEMS)
     ci: bool = True
     ylim: Optional[Tuple[float, float]] = None
+    kind: Literal["line", "bar"] = "line"
 
     @field_validator("ylim")
     @classmethod

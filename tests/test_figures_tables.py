@@ -193,6 +193,22 @@ def test_parametric_figure_without_ci(tmp_path, captured):
     assert not ax.containers and len(ax.texts) == 3
 
 
+def test_bar_figure_groups_systems_per_sweep_value(tmp_path, captured):
+    scenario = dict(ALPHA, figures=[{"file": "bars.pdf", "y": "psnr", "kind": "bar"}])
+    totals = {("SemCC", 0): _acc_psnr(880, 14.0), ("SemCC", 1): _acc_psnr(870, 15.9), ("SemCC", 2): _acc_psnr(860, 16.4),
+              ("DeepSC", 0): _acc_psnr(870, 12.0), ("DeepSC", 2): _acc_psnr(800, 14.0)}
+    figures, _ = draw_outputs(_store(tmp_path, scenario, totals), tmp_path / "plots")
+    assert figures[0].read_bytes()[:4] == b"%PDF"
+    ax = captured[-1].axes[0]
+    bars = {c.get_label(): c for c in ax.containers if hasattr(c, "patches")}
+    assert [p.get_height() for p in bars["SemCC"].patches] == pytest.approx([14.0, 15.9, 16.4])
+    assert [p.get_height() for p in bars["DeepSC"].patches] == pytest.approx([12.0, 14.0])
+    # DeepSC has no bar at the middle value; each group is centred on its tick
+    centres = [p.get_x() + p.get_width() / 2 for p in bars["DeepSC"].patches]
+    assert centres == pytest.approx([0.2, 2.2])  # the second of two systems: right of each tick
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.1", "0.5", "0.9"]
+
+
 # ------------------------------------------------------------------ tables
 
 
@@ -254,6 +270,9 @@ CHECKS = [
     ({"figures": [{"file": "a.pdf", "y": "ber", "x": "accuracy", "xticks": "fractions"}]},
      "figures[0].xticks: 'fractions' needs x to be the swept parameter"),
     ({"figures": [{"file": "a.pdf", "y": "ber", "xscale": "semilog"}]}, "figures[0].xscale"),
+    ({"figures": [{"file": "a.pdf", "y": "ber", "x": "accuracy", "kind": "bar"}]},
+     "figures[0].kind: bar needs x to be the swept parameter"),
+    ({"figures": [{"file": "a.pdf", "y": "ber", "kind": "pie"}]}, "figures[0].kind"),
     ({"figures": [{"file": "a.pdf", "y": "ber", "xticks": "nice"}]}, "figures[0].xticks"),
     ({"tables": [{"file": "t.csv", "metrics": ["ber", "psnr"]}]},
      "tables[0].metrics[1]: 'psnr' is not one of the scenario's metrics"),
