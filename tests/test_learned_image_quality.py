@@ -34,6 +34,7 @@ IMAGES = 200
 CHECKED: List[Tuple[str, List[str]]] = [
     ("semcc_awgn_20db.yaml", ["DeepJSCC", "DeepSC", "SemCC", "SemRE"]),
     ("semcc_awgn_5db.yaml", ["DeepJSCC", "DeepSC", "SemCC", "SemRE"]),
+    ("semcc_rayleigh_5db.yaml", ["DeepJSCC", "DeepSC", "SemCC", "SemRE"]),
     ("semcc_awgn_20db_mnist.yaml", ["DeepJSCC", "DeepSC", "SemCC", "SemRE"]),
 ]
 
