@@ -7,6 +7,7 @@ missing term or a leaking trigger pixel fails.
 from __future__ import annotations
 
 import math
+from typing import Any, Tuple
 
 import numpy as np
 import pytest
@@ -332,15 +333,18 @@ def test_unlearning_moves_the_codec_and_never_the_fixed_copy(method) -> None:
 
 
 @pytest.mark.slow
-def test_backdoor_gate_origin_carries_it_retrain_does_not() -> None:
+def test_backdoor_gate_origin_carries_it_retrain_and_scu_remove_it() -> None:
     """On 2000 real MNIST digits (k/n = 1/16, 3x3 trigger, EDR 0.08, AWGN 10 dB): the codec
     trained on the poisoned set passes the trigger to the judge, the codec retrained on the
-    remaining set does not (measured 0.775 and 0.23; the full-scale pilot: 0.88 and 0.0)."""
+    remaining set does not, and SCU at its defaults takes most of it out of Origin while
+    keeping clean accuracy within 10 points. SCU takes as many steps as the defaults take at full
+    scale (3 x 4 passes over 160 erased images = 120 steps of 16, like 4 passes over 480)."""
     from linksim.layers.channel import ChannelLayer
     from linksim.learning.stages import StageSettings
     from linksim.registry import build_component, datasets
-    from linksim.systems.scu.methods import train_vib
+    from linksim.systems.scu.methods import UnlearnJob, UnlearnSettings, copy_codec, train_vib, unlearn
     from linksim.systems.scu.networks import build_vib_codec
+    from linksim.systems.scu.system import ImageUnlearningParams
     from linksim.systems.training import seed_training
     from linksim.vision import quality
     from linksim.vision.classifier import DownstreamClassifier
@@ -349,7 +353,7 @@ def test_backdoor_gate_origin_carries_it_retrain_does_not() -> None:
 
     torch.set_num_threads(1)
     data = build_component(datasets, {"type": "images", "source": "mnist_10k"}, field="data")
-    train = data.split("train")
+    train, test = data.split("train"), data.split("test")
     split = poison(train.images[:2000], train.labels[:2000], erased_ratio=0.08, trigger=TriggerSpec(size=3),
                    target_label=2, base_label=1, seed=1)
     d_images, d_labels = split.full()
@@ -361,17 +365,39 @@ def test_backdoor_gate_origin_carries_it_retrain_does_not() -> None:
         StageSettings(3, 64, 2e-3, 2, 0.5), seed=0, name="judge", log=None)
     classify = DownstreamClassifier(judge, "gate", {}).predict
     channel = ChannelLayer({"type": "awgn"}, 10.0)
+    build = lambda: build_vib_codec(49, (28, 28, 1), 8)  # noqa: E731
 
-    def asr(images: np.ndarray, labels: np.ndarray, name: str) -> float:
+    def trained(images: np.ndarray, labels: np.ndarray, name: str) -> Any:
         seed_training({"test": "gate", "codec": name})
-        codec = build_vib_codec(49, (28, 28, 1), 8)
+        codec = build()
         train_vib(codec, channel, images, labels, StageSettings(8, 32, 2e-3, 2, 0.5), beta=1e-4, seed=0, name=name,
                   log=None)
+        return codec
+
+    def judged(codec: Any, images: np.ndarray) -> np.ndarray:
+        seed_training({"test": "gate evaluation"})
         with torch.no_grad():
-            x_hat = predict_batches(lambda x: codec.reconstruct(x, channel, training=False)[0], split.erased_images)
-        return float(np.mean(classify(quality.to_uint8(x_hat.transpose(0, 2, 3, 1))) == 2))
+            x_hat = predict_batches(lambda x: codec.reconstruct(x, channel, training=False)[0], images)
+        return classify(quality.to_uint8(x_hat.transpose(0, 2, 3, 1)))
+
+    def scores(codec: Any) -> Tuple[float, float]:
+        """(ASR on the erased samples, clean test accuracy)."""
+        return (float(np.mean(judged(codec, split.erased_images) == 2)),
+                float(np.mean(judged(codec, test.images) == test.labels)))
 
     assert float(np.mean(classify(split.erased_images) == 2)) >= 0.9  # the judge learned the trigger
-    origin = asr(d_images, d_labels, "origin")
-    retrain = asr(split.remaining_images, split.remaining_labels, "retrain")
-    assert origin >= 0.7 and retrain <= 0.3, (origin, retrain)
+    origin = trained(d_images, d_labels, "origin")
+    retrain = trained(split.remaining_images, split.remaining_labels, "retrain")
+    params = ImageUnlearningParams(method="scu")
+    u = params.unlearning
+    seed_training({"test": "gate scu"})
+    scu = copy_codec(origin, build)
+    unlearn("scu", UnlearnJob(scu, copy_codec(origin, build), channel, (split.erased_images, split.erased_labels),
+                              (split.remaining_images, split.remaining_labels),
+                              UnlearnSettings(3 * u.epochs, u.batch_size, u.learning_rate, u.clip_norm),
+                              params.unlearn_params(), seed=0))
+    (origin_asr, origin_acc), (retrain_asr, _), (scu_asr, scu_acc) = scores(origin), scores(retrain), scores(scu)
+    measured = dict(origin=(origin_asr, origin_acc), retrain=retrain_asr, scu=(scu_asr, scu_acc))
+    assert origin_asr >= 0.7 and retrain_asr <= 0.3, measured
+    # measured: ASR 0.74 -> 0.40 at clean accuracy 0.62 -> 0.63 (at full scale the defaults reach 0.04, README)
+    assert scu_asr <= origin_asr - 0.25 and scu_acc >= origin_acc - 0.1, measured

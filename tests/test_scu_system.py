@@ -63,10 +63,10 @@ def test_quick_run_of_every_method_reports_every_metric(tmp_path: Path) -> None:
             assert (method, metric) in got, (method, metric)
     samples = {(r["system"], float(r["erased_ratio"])): float(r["value"]) for r in rows
                if r["metric"] == "gradient_samples"}
-    # quick: 256 training images, EDR 0.04 -> 10 erased; unlearning batches of 8 and 2 over one epoch, SCU
+    # quick: 512 training images, EDR 0.04 -> 20 erased; unlearning batches of 8, 8 and 4 over one epoch, SCU
     # pairing each with a remaining batch of the same size
-    assert samples[("vbu", 0.04)] == 10 and samples[("scu", 0.04)] == 2 * 10
-    assert samples[("origin", 0.04)] == 256  # one epoch over the poisoned set
+    assert samples[("vbu", 0.04)] == 20 and samples[("scu", 0.04)] == 2 * 20
+    assert samples[("origin", 0.04)] == 512  # one epoch over the poisoned set
     # a second run loads every model (nothing is trained again) and reports the same recorded costs
     again = run_scenario(parse_scenario(_scenario()), out=tmp_path / "run2", plots_dir=tmp_path / "plots2",
                          quick=True, cache_dir=tmp_path / "cache", progress=False)
@@ -75,4 +75,41 @@ def test_quick_run_of_every_method_reports_every_metric(tmp_path: Path) -> None:
     times2 = {(r["system"], r["erased_ratio"]): r["value"] for r in rows2 if r["metric"] == "running_time_s"}
     assert times == times2
     records = [json.loads(p.read_text()) for p in (tmp_path / "cache").rglob("*.json")]
-    assert any(r.get("method") == "SCU" and r.get("gradient_samples") == 20 for r in records)
+    assert any(r.get("method") == "SCU" and r.get("gradient_samples") == 40 for r in records)
+
+
+def test_unlearning_history_is_recorded_and_read_per_step(tmp_path: Path) -> None:
+    """Fig. 5: the probe record at step 0 is Origin's; a later step reads the unlearned codec's; bad steps exit 2."""
+    from linksim.runner import run_scenario
+    from linksim.scenario import parse_scenario
+
+    methods = ["origin", "vbu", "scu"]
+    spec = _scenario(sweep={"parameter": "unlearn_step", "values": [0, 5],
+                            "fixed": {"snr_db": 10, "erased_ratio": 0.04}},
+                     systems=[{"label": m, "type": "image_unlearning", "params": {"method": m}} for m in methods],
+                     metrics=["probe_mse", "probe_mse_erased", "probe_accuracy", "probe_backdoor_accuracy"],
+                     monte_carlo={"batch_size": 8, "max_batches": 2, "target_errors": None})
+    spec["systems"][0]["params"]["erased_ratio"] = 0.04
+    with pytest.raises(UserError, match="params.method: origin has no unlearning history"):
+        parse_scenario(spec)
+    spec["systems"] = spec["systems"][1:]
+    result = run_scenario(parse_scenario(spec), out=tmp_path / "run", plots_dir=tmp_path / "plots", quick=True,
+                          cache_dir=tmp_path / "cache", progress=False)
+    rows = list(csv.DictReader(result.csv_path.read_text().splitlines()))
+    value = {(r["system"], r["metric"], float(r["unlearn_step"])): float(r["value"]) for r in rows}
+    trials = {(r["system"], r["metric"], float(r["unlearn_step"])): r for r in rows}
+    # step 0 is Origin for every method: the same weights and the same seeded probe draws
+    for metric in ("probe_mse", "probe_mse_erased", "probe_accuracy", "probe_backdoor_accuracy"):
+        assert value[("vbu", metric, 0)] == value[("scu", metric, 0)], metric
+    records = [json.loads(p.read_text()) for p in (tmp_path / "cache").rglob("*.json")]
+    vbu = next(r for r in records if r.get("method") == "VBU")
+    assert [h["step"] for h in vbu["history"]] == [0, vbu["steps"]]  # quick: 3 steps, recorded at 0 and the end
+    first, last = vbu["history"]
+    # step 5 lies past the end: it reads the final record, which is not Origin's
+    assert value[("vbu", "probe_mse_erased", 5)] == pytest.approx(last["probe_mse_erased_sum"] / 8)
+    assert last["probe_mse_erased_sum"] != first["probe_mse_erased_sum"]
+    # recorded values are reported once per point, not once per batch (max_batches 2)
+    assert float(trials[("vbu", "probe_accuracy", 5)]["trials"]) == 8
+    bad = dict(spec, sweep={"parameter": "unlearn_step", "values": [3], "fixed": {"snr_db": 10}})
+    with pytest.raises(UserError, match="sweep: unlearn_step 3 is not a recorded step"):
+        parse_scenario(bad)

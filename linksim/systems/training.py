@@ -49,3 +49,37 @@ def seed_training(material: Dict[str, Any]) -> int:
     keras.utils.set_random_seed(seed)
     sionna.phy.config.seed = seed
     return seed
+
+
+@contextmanager
+def preserved_random_state(device: str = "cpu") -> Iterator[None]:
+    """Run a side computation (a probe, a measurement) without moving any generator.
+
+    Saves and restores Python's, numpy's and torch's global generators (CUDA's too when
+    ``device`` is ``cuda``) and Sionna's torch, numpy and Python generators, so that
+    training interleaved with the computation draws exactly what it would have drawn
+    without it, even if the computation reseeds (:func:`seed_training`).
+    """
+    import random
+
+    import numpy as np
+    import sionna.phy
+
+    config = sionna.phy.config
+    states = (random.getstate(), np.random.get_state(), torch.get_rng_state(),
+              config.np_rng.bit_generator.state, config.py_rng.getstate())
+    cuda = torch.cuda.get_rng_state_all() if device.startswith("cuda") and torch.cuda.is_available() else None
+    sionna_torch = config.torch_rng(device)
+    sionna_torch_state = sionna_torch.get_state()
+    try:
+        yield
+    finally:
+        random.setstate(states[0])
+        np.random.set_state(states[1])
+        torch.set_rng_state(states[2])
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+        config = sionna.phy.config  # the computation may have reseeded: restore into the live generators
+        config.torch_rng(device).set_state(sionna_torch_state)
+        config.np_rng.bit_generator.state = states[3]
+        config.py_rng.setstate(states[4])

@@ -30,10 +30,20 @@ the point's SNR and lets the judge classify the reconstructions: ``accuracy``, `
 ``psnr`` on the clean test images; ``backdoor_accuracy`` (the attack success rate: the
 share of erased samples put in the target class), ``mse_erased``, ``psnr_erased``; and
 the method's ``running_time_s`` and ``gradient_samples`` (constants of the point).
+
+The unlearning history (the paper's Fig. 5): every ``history_every`` optimizer steps the
+unlearning run sends a fixed *probe set* (:data:`PROBE_IMAGES` clean test images and as
+many erased images) through the codec at the training SNR and records ``probe_mse``,
+``probe_mse_erased``, ``probe_accuracy`` and ``probe_backdoor_accuracy`` with the weights
+(without moving any random generator, so the unlearned weights do not depend on it).
+Sweeping ``unlearn_step`` reads that record at a step; without it the probe metrics are
+the final ones. They are reported once per point (on its first batch): they are
+recorded values, not new samples.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from typing import Any, ClassVar, Dict, FrozenSet, List, Literal, Mapping, Optional, Tuple
@@ -55,7 +65,7 @@ from ...vision.training import stage_dict
 from ...weights import WeightStore, config_hash, file_sha256, meta_path
 from ..base import SystemContext
 from ..image_system import ImageSystem
-from ..training import log_stderr, torch_threads
+from ..training import log_stderr, preserved_random_state, seed_training, torch_threads
 from .methods import UNLEARNING, UnlearnJob, UnlearnParams, UnlearnSettings, copy_codec, train_vib, unlearn
 
 MODEL_VERSION = "scu-vib-1"
@@ -65,8 +75,14 @@ PAPER_STAGES: Dict[str, StageSettings] = {"codec": StageSettings(20, 16, 1e-4, 2
 #: CPU scale: 6 epochs of batch 64 at 1e-3, halved every 3 epochs.
 CPU_STAGES: Dict[str, StageSettings] = {"codec": StageSettings(6, 64, 1e-3, 3, 0.5)}
 QUICK_STAGES: Dict[str, StageSettings] = {"codec": StageSettings(1, 32, 1e-3, 1, 0.5)}
-QUICK_TRAIN_IMAGES = 256
+QUICK_TRAIN_IMAGES = 512  # holds EDR 0.10 of class 1 (56 images)
 QUICK_WIDTH = 8
+QUICK_HESSIAN_BATCHES = 4
+#: Clean test images (and at most as many erased images) in the unlearning probe set.
+PROBE_IMAGES = 100
+QUICK_PROBE_IMAGES = 8
+#: The probe metrics (Fig. 5), recorded during unlearning.
+PROBE_METRICS = frozenset({"probe_mse", "probe_mse_erased", "probe_accuracy", "probe_backdoor_accuracy"})
 
 #: Methods that are not an unlearning of Origin.
 TRAINED_METHODS = ("origin", "retrain")
@@ -94,8 +110,8 @@ class TrainingParams(TrainingBlock):
 class UnlearningStage(ParamsModel):
     """The unlearning loop (passes over the erased set, batch ``m``, Adam, gradient-norm clip)."""
 
-    epochs: int = Field(2, ge=1, le=1000, description="passes over the erased set (1..1000); SCU in the pilot: "
-                                                      "2 removes the backdoor at less accuracy cost than 5")
+    epochs: int = Field(4, ge=1, le=1000, description="passes over the erased set (1..1000); SCU in the pilot: "
+                                                      "4 with alphas (1, 2) (README)")
     batch_size: int = Field(16, ge=2, le=MAX_BATCH_SIZE, description="erased (and remaining) images per step")
     learning_rate: float = Field(1e-4, gt=0, le=1, allow_inf_nan=False,
                                  description="Adam's rate (the paper's MNIST eta; 1e-3 cost SCU 33 accuracy "
@@ -111,7 +127,9 @@ class ImageUnlearningParams(ParamsModel):
                          "unlearning of Origin: vbu, vbu_sparse, ju (SCU w/o CC), scu, hbu")
     bandwidth_ratio: Optional[Number] = Field(1 / 16, gt=0, le=1, description="k/n when the sweep does not set it")
     erased_ratio: Optional[float] = Field(0.06, gt=0, lt=1, description="EDR when the sweep does not set it")
-    trigger: TriggerSpec = Field(default_factory=TriggerSpec, description="the backdoor patch")
+    trigger: TriggerSpec = Field(default_factory=lambda: TriggerSpec(size=3),
+                                 description="the backdoor patch (default 3x3: in the pilot a 2x2 patch survived "
+                                             "Origin's codec at 73 % ASR, below the 80 % the backdoor needs)")
     target_label: int = Field(2, ge=0, le=10**6, description="label the erased samples get")
     base_label: Optional[int] = Field(1, ge=0, le=10**6, description="class the erased samples come from "
                                                                     "(null: every class but the target)")
@@ -127,7 +145,9 @@ class ImageUnlearningParams(ParamsModel):
     temperature: float = Field(0.1, gt=0, allow_inf_nan=False, description="tau of eq. (6)")
     weights: Literal["fixed", "dynamic"] = Field("fixed", description="eq. (8) weights: fixed alphas or the "
                                                                       "authors' dynamic ones")
-    alphas: Tuple[float, float] = Field((1.0, 1.0), description="alpha1, alpha2 of eq. (8) (weights: fixed)")
+    alphas: Tuple[float, float] = Field((1.0, 2.0), description="alpha1, alpha2 of eq. (8) (weights: fixed); the "
+                                                                "paper: 1, 1; the pilot (README): 1, 2 with 4 passes "
+                                                                "removes the backdoor at 2 points of accuracy")
     vbu_kl_weight: float = Field(0.0, ge=0, allow_inf_nan=False)
     sparsity: float = Field(1e-5, ge=0, allow_inf_nan=False, description="gamma of VBU w Sparsity")
     hessian_batches: int = Field(64, ge=1, le=10**5, description="HBU: batches of the remaining set in the "
@@ -137,6 +157,8 @@ class ImageUnlearningParams(ParamsModel):
     hbu_max_ratio: float = Field(0.1, gt=0, allow_inf_nan=False, description="HBU: c of ||delta|| <= c ||theta||")
     judge: ClassifierParams = Field(default_factory=lambda: ClassifierParams(augment=False, epochs=3),
                                     description="the downstream judge, trained on the poisoned training set")
+    history_every: int = Field(5, ge=1, le=10**6, description="unlearning steps between two records of the "
+                                                              "probe metrics (Fig. 5)")
     threads: Optional[int] = Field(None, ge=1, le=1024, description="torch threads (1..1024)")
 
     def unlearn_params(self) -> UnlearnParams:
@@ -148,7 +170,7 @@ class ImageUnlearningParams(ParamsModel):
 
     def method_settings(self) -> Dict[str, Any]:
         """The settings that shape the unlearned weights of ``method`` (its weight key)."""
-        common = {"unlearning": self.unlearning.model_dump()}
+        common = {"unlearning": self.unlearning.model_dump(), "history_every": self.history_every}
         by_method = {
             "vbu": ["erased_mse", "vbu_kl_weight"],
             "vbu_sparse": ["erased_mse", "vbu_kl_weight", "sparsity"],
@@ -169,11 +191,12 @@ class ImageUnlearningSystem(ImageSystem):
 
     Params = ImageUnlearningParams
     Training = TrainingParams
-    sweep_parameters: ClassVar[FrozenSet[str]] = quality.IMAGE_SWEEP_PARAMETERS | {"erased_ratio"}
-    sweep_labels: ClassVar[Dict[str, str]] = {**ImageSystem.sweep_labels, "erased_ratio": "Erased-data ratio (EDR)"}
+    sweep_parameters: ClassVar[FrozenSet[str]] = quality.IMAGE_SWEEP_PARAMETERS | {"erased_ratio", "unlearn_step"}
+    sweep_labels: ClassVar[Dict[str, str]] = {**ImageSystem.sweep_labels, "erased_ratio": "Erased-data ratio (EDR)",
+                                              "unlearn_step": "Unlearning step"}
     metrics_provided: ClassVar[FrozenSet[str]] = frozenset({
         "psnr", "ssim", "mse", "accuracy", "symbols_per_message", "backdoor_accuracy", "mse_erased", "psnr_erased",
-        "running_time_s", "gradient_samples"})
+        "running_time_s", "gradient_samples"}) | PROBE_METRICS
     accepts_training: ClassVar[bool] = True
 
     def __init__(self, params: ImageUnlearningParams, context: SystemContext) -> None:
@@ -184,6 +207,8 @@ class ImageUnlearningSystem(ImageSystem):
         self._models: Dict[ModelPoint, Any] = {}
         self._records: Dict[ModelPoint, Dict[str, Any]] = {}
         self._keys: Dict[ModelPoint, List[str]] = {}
+        self._history: Dict[ModelPoint, List[Dict[str, float]]] = {}
+        self._probes_reported: set = set()
         self._channel: Any = None
 
     # ----------------------------------------------------------------- checks
@@ -215,11 +240,23 @@ class ImageUnlearningSystem(ImageSystem):
             if training.train_snr_db is None and "snr_db" not in point:
                 raise UserError("training.train_snr_db: required when the sweep does not set snr_db")
             cls._check_erased_count(params, context, training, dataset, float(edr), field)
+            if "unlearn_step" in point:
+                cls._check_unlearn_step(params, float(point["unlearn_step"]))
         from ...phy.channels import build_channel
 
         if getattr(build_channel(context.channel), "symbols_multiple", 1) != 1:
             raise UserError("channel.type: image_unlearning sends k symbols per image; use a SISO channel "
                             "(awgn, rayleigh, rician)")
+
+    @staticmethod
+    def _check_unlearn_step(params: ImageUnlearningParams, step: float) -> None:
+        """A swept ``unlearn_step`` is a recorded step: a non-negative multiple of ``history_every``."""
+        if params.method in TRAINED_METHODS:
+            raise UserError(f"params.method: {params.method} has no unlearning history; sweeping unlearn_step "
+                            "needs an unlearning method (vbu, vbu_sparse, ju, scu, hbu)")
+        if step < 0 or step != int(step) or int(step) % params.history_every:
+            raise UserError(f"sweep: unlearn_step {step:g} is not a recorded step (a non-negative multiple of "
+                            f"params.history_every = {params.history_every})")
 
     @staticmethod
     def _check_erased_count(params: ImageUnlearningParams, context: SystemContext, training: TrainingParams,
@@ -255,6 +292,13 @@ class ImageUnlearningSystem(ImageSystem):
             return UnlearnSettings(epochs=1, batch_size=min(u.batch_size, 8), learning_rate=u.learning_rate,
                                    clip_norm=u.clip_norm)
         return UnlearnSettings(u.epochs, u.batch_size, u.learning_rate, u.clip_norm)
+
+    def unlearn_params(self) -> UnlearnParams:
+        """The method's parameters (``--quick``: at most :data:`QUICK_HESSIAN_BATCHES` Hessian batches)."""
+        params = self.params.unlearn_params()
+        if self.context.quick:
+            return dataclasses.replace(params, hessian_batches=min(params.hessian_batches, QUICK_HESSIAN_BATCHES))
+        return params
 
     def _model_point(self, point: Mapping[str, float]) -> ModelPoint:
         ratio = float(point.get("bandwidth_ratio", self.params.bandwidth_ratio))
@@ -311,6 +355,7 @@ class ImageUnlearningSystem(ImageSystem):
         settings = self.params.method_settings()
         if self.context.quick:
             settings["unlearning"] = vars(self.unlearning_settings())
+            settings["quick_hessian_batches"] = self.unlearn_params().hessian_batches
         return config_hash({"model": MODEL_VERSION, "unlearned": method}, settings,
                            {"origin": self._codec_key(mp, "origin"), "train_snr_db": mp[1]})
 
@@ -327,6 +372,8 @@ class ImageUnlearningSystem(ImageSystem):
                 if mp not in self._models:
                     self._judges[mp[2]] = self._judge(mp[2])
                     self._models[mp] = self._load(mp)
+                    if mp not in self._history:  # Origin, Retrain: the probe set through the trained codec
+                        self._history[mp] = [{"step": 0, **self._probe(self._models[mp], mp)}]
         self._channel = ChannelLayer(self.context.channel, 0.0)
 
     def _judge(self, edr: float) -> Any:
@@ -372,6 +419,44 @@ class ImageUnlearningSystem(ImageSystem):
         self._keys.setdefault(mp, []).append(key)
         return trained.model, _cost_record(trained, record)
 
+    def _probe_set(self, edr: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(clean [P, H, W, C], their labels [P], erased [<= P, H, W, C])``: fixed per scenario seed."""
+        size = QUICK_PROBE_IMAGES if self.context.quick else PROBE_IMAGES
+        test = self.dataset.split("test")
+        rng = np.random.default_rng(int(config_hash({"probe": self.context.seed}), 16) % 2**32)
+        index = np.sort(rng.choice(len(test), size=min(size, len(test)), replace=False))
+        return test.images[index], test.labels[index], self.split(edr).erased_images[:size]
+
+    def _received(self, codec: Any, images: np.ndarray, channel: Any, snr_db: float) -> np.ndarray:
+        """``images`` (uint8 ``[N, H, W, C]``) through ``codec`` and ``channel`` at ``snr_db``: uint8 reconstructions."""
+        from ...vision.training import model_device, to_images, to_tensor
+
+        x = to_tensor(images, model_device(codec))
+        mu, logvar = codec.encoder(x, training=False)
+        y = channel(codec.encoder.symbols(codec.sample(mu, logvar)), snr_db=snr_db, training=False)
+        return quality.to_uint8(to_images(codec.decoder(y, training=False)))
+
+    def _probe(self, codec: Any, mp: ModelPoint) -> Dict[str, float]:
+        """The probe metrics' statistics of ``codec`` now, at the training SNR.
+
+        Its noise is seeded by the point alone (every record sees the same draws, so step 0
+        of a history equals Origin) and no generator of the caller moves.
+        """
+        from ...layers.channel import ChannelLayer
+
+        clean, labels, erased = self._probe_set(mp[2])
+        judge, channel = self._judges[mp[2]], ChannelLayer(self.context.channel, mp[1])
+        with torch.no_grad(), preserved_random_state(self.context.device):
+            seed_training({"probe": self.context.seed, "point": list(mp)})  # the same draws at every record
+            clean_hat = self._received(codec, clean, channel, mp[1])
+            erased_hat = self._received(codec, erased, channel, mp[1])
+            correct = judge.predict(clean_hat) == labels
+            hits = judge.predict(erased_hat) == self.params.target_label
+        return {**quality.mean_statistics("probe_mse", quality.mse_per_image(clean, clean_hat)),
+                **quality.mean_statistics("probe_mse_erased", quality.mse_per_image(erased, erased_hat)),
+                "probe_accuracy_hits": float(np.count_nonzero(correct)), "probe_accuracy_trials": float(len(clean)),
+                "probe_backdoor_hits": float(np.count_nonzero(hits)), "probe_backdoor_trials": float(len(erased))}
+
     def _load(self, mp: ModelPoint) -> Any:
         method = self.params.method
         if method in TRAINED_METHODS:
@@ -389,12 +474,17 @@ class ImageUnlearningSystem(ImageSystem):
             split = self.split(edr)
             codec.set_weights(origin.get_weights())
             fixed = copy_codec(origin, lambda: self._build(k))
+            history: List[Dict[str, float]] = []
             job = UnlearnJob(codec, fixed, ChannelLayer(self.context.channel, snr),
                              (split.erased_images, split.erased_labels),
                              (split.remaining_images, split.remaining_labels), self.unlearning_settings(),
-                             self.params.unlearn_params(), seed=self.context.seed, log=self._log())
+                             self.unlearn_params(), seed=self.context.seed, log=self._log(),
+                             probe=lambda step: history.append({"step": step, **self._probe(codec, mp)}),
+                             probe_every=self.params.history_every)
             report = unlearn(method, job)
-            record.update(report.as_dict(), running_time_s=report.wall_s)
+            if history[-1]["step"] != report.steps:
+                history.append({"step": report.steps, **self._probe(codec, mp)})
+            record.update(report.as_dict(), running_time_s=report.wall_s, history=history)
             if self._log():
                 log_stderr(f"[{self.context.label}] {UNLEARNING[method].title}: {report.steps} steps, "
                            f"{report.gradient_samples} gradient samples, {report.wall_s:.2f} s")
@@ -406,14 +496,15 @@ class ImageUnlearningSystem(ImageSystem):
                                                     "origin": self._codec_key(mp, "origin"), **record})
         self._keys.setdefault(mp, []).append(key)
         self._records[mp] = _cost_record(trained, record)
+        self._history[mp] = self._records[mp].pop("history", [])
+        if not self._history[mp]:
+            raise RuntimeError(f"the unlearned model {key} has no probe history in its record")
         return trained.model
 
     # ----------------------------------------------------------------- simulate
     @torch.no_grad()
     def simulate(self, batch_size: int, point: Mapping[str, float]) -> Dict[str, float]:
         import sionna.phy
-
-        from ...vision.training import model_device, to_images, to_tensor
 
         mp = self._model_point(point)
         codec, judge, split = self._models[mp], self._judges[mp[2]], self.split(mp[2])
@@ -423,15 +514,10 @@ class ImageUnlearningSystem(ImageSystem):
         erased_index = rng.integers(0, split.erased_count, size=batch_size)
         snr = float(point.get("snr_db", mp[1]))
 
-        def received(images: np.ndarray) -> np.ndarray:
-            x = to_tensor(images, model_device(codec))
-            mu, logvar = codec.encoder(x, training=False)
-            y = self._channel(codec.encoder.symbols(codec.sample(mu, logvar)), snr_db=snr, training=False)
-            return quality.to_uint8(to_images(codec.decoder(y, training=False)))
-
         with torch_threads(self.params.threads):
             clean, erased = test.images[clean_index], split.erased_images[erased_index]
-            clean_hat, erased_hat = received(clean), received(erased)
+            clean_hat = self._received(codec, clean, self._channel, snr)
+            erased_hat = self._received(codec, erased, self._channel, snr)
             stats = quality.image_statistics(clean, clean_hat, labels=test.labels[clean_index],
                                              predicted=judge.predict(clean_hat), symbols=np.full(batch_size, mp[0]))
             hits = judge.predict(erased_hat) == self.params.target_label
@@ -443,7 +529,17 @@ class ImageUnlearningSystem(ImageSystem):
         record = self._records[mp]
         for name in ("running_time_s", "gradient_samples"):
             stats.update(quality.mean_statistics(name, np.array([float(record.get(name, 0.0))])))
+        point_id = tuple(sorted(point.items()))
+        if point_id not in self._probes_reported:  # recorded values: once per point, not once per batch
+            self._probes_reported.add(point_id)
+            stats.update(self.history_at(mp, point.get("unlearn_step")))
         return stats
+
+    def history_at(self, mp: ModelPoint, step: Optional[float]) -> Dict[str, float]:
+        """The probe statistics recorded at ``step`` (the last record at or before it; None: the final one)."""
+        history = self._history[mp]
+        chosen = history[-1] if step is None else [r for r in history if r["step"] <= step][-1]
+        return {name: value for name, value in chosen.items() if name != "step"}
 
     # ----------------------------------------------------------------- records
     def provenance(self) -> Dict[str, Any]:
@@ -469,7 +565,8 @@ def _cost_record(trained: Any, record: Dict[str, Any]) -> Dict[str, Any]:
         return dict(record, weights_sha256=file_sha256(trained.path), source=trained.source)
     meta = meta_path(trained.path)
     stored = json.loads(meta.read_text()) if meta.exists() else {}
-    return {**{k: stored[k] for k in ("running_time_s", "gradient_samples", "steps", "method") if k in stored},
+    return {**{k: stored[k] for k in ("running_time_s", "gradient_samples", "steps", "method", "history")
+               if k in stored},
             "weights_sha256": file_sha256(trained.path), "source": trained.source}
 
 
