@@ -31,9 +31,9 @@ the point's SNR and lets the judge classify the reconstructions: ``accuracy``, `
 share of erased samples put in the target class), ``mse_erased``, ``psnr_erased``; and
 the method's ``running_time_s`` and ``gradient_samples`` (constants of the point).
 
-The unlearning history (the paper's Fig. 5): every ``history_every`` optimizer steps the
-unlearning run sends a fixed *probe set* (:data:`PROBE_IMAGES` clean test images and as
-many erased images) through the codec at the training SNR and records ``probe_mse``,
+The unlearning history (the paper's Fig. 5, :mod:`.probes`): every ``history_every``
+optimizer steps the unlearning run sends a fixed *probe set* (:data:`PROBE_IMAGES` clean
+test images and as many erased images) through the codec at the training SNR and records ``probe_mse``,
 ``probe_mse_erased``, ``probe_accuracy`` and ``probe_backdoor_accuracy`` with the weights
 (without moving any random generator, so the unlearned weights do not depend on it).
 Sweeping ``unlearn_step`` reads that record at a step; without it the probe metrics are
@@ -65,8 +65,9 @@ from ...vision.training import stage_dict
 from ...weights import WeightStore, config_hash, file_sha256, meta_path
 from ..base import SystemContext
 from ..image_system import ImageSystem
-from ..training import log_stderr, preserved_random_state, seed_training, torch_threads
+from ..training import log_stderr, torch_threads
 from .methods import UNLEARNING, UnlearnJob, UnlearnParams, UnlearnSettings, copy_codec, train_vib, unlearn
+from .probes import PROBE_METRICS, ProbeSet, probe_statistics, received_images, record_at
 
 MODEL_VERSION = "scu-vib-1"
 
@@ -81,8 +82,6 @@ QUICK_HESSIAN_BATCHES = 4
 #: Clean test images (and at most as many erased images) in the unlearning probe set.
 PROBE_IMAGES = 100
 QUICK_PROBE_IMAGES = 8
-#: The probe metrics (Fig. 5), recorded during unlearning.
-PROBE_METRICS = frozenset({"probe_mse", "probe_mse_erased", "probe_accuracy", "probe_backdoor_accuracy"})
 
 #: Methods that are not an unlearning of Origin.
 TRAINED_METHODS = ("origin", "retrain")
@@ -419,43 +418,17 @@ class ImageUnlearningSystem(ImageSystem):
         self._keys.setdefault(mp, []).append(key)
         return trained.model, _cost_record(trained, record)
 
-    def _probe_set(self, edr: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(clean [P, H, W, C], their labels [P], erased [<= P, H, W, C])``: fixed per scenario seed."""
-        size = QUICK_PROBE_IMAGES if self.context.quick else PROBE_IMAGES
-        test = self.dataset.split("test")
-        rng = np.random.default_rng(int(config_hash({"probe": self.context.seed}), 16) % 2**32)
-        index = np.sort(rng.choice(len(test), size=min(size, len(test)), replace=False))
-        return test.images[index], test.labels[index], self.split(edr).erased_images[:size]
-
-    def _received(self, codec: Any, images: np.ndarray, channel: Any, snr_db: float) -> np.ndarray:
-        """``images`` (uint8 ``[N, H, W, C]``) through ``codec`` and ``channel`` at ``snr_db``: uint8 reconstructions."""
-        from ...vision.training import model_device, to_images, to_tensor
-
-        x = to_tensor(images, model_device(codec))
-        mu, logvar = codec.encoder(x, training=False)
-        y = channel(codec.encoder.symbols(codec.sample(mu, logvar)), snr_db=snr_db, training=False)
-        return quality.to_uint8(to_images(codec.decoder(y, training=False)))
-
     def _probe(self, codec: Any, mp: ModelPoint) -> Dict[str, float]:
-        """The probe metrics' statistics of ``codec`` now, at the training SNR.
-
-        Its noise is seeded by the point alone (every record sees the same draws, so step 0
-        of a history equals Origin) and no generator of the caller moves.
-        """
+        """The probe statistics of ``codec`` now, at the training SNR (:mod:`.probes`; seeded by the point)."""
         from ...layers.channel import ChannelLayer
 
-        clean, labels, erased = self._probe_set(mp[2])
-        judge, channel = self._judges[mp[2]], ChannelLayer(self.context.channel, mp[1])
-        with torch.no_grad(), preserved_random_state(self.context.device):
-            seed_training({"probe": self.context.seed, "point": list(mp)})  # the same draws at every record
-            clean_hat = self._received(codec, clean, channel, mp[1])
-            erased_hat = self._received(codec, erased, channel, mp[1])
-            correct = judge.predict(clean_hat) == labels
-            hits = judge.predict(erased_hat) == self.params.target_label
-        return {**quality.mean_statistics("probe_mse", quality.mse_per_image(clean, clean_hat)),
-                **quality.mean_statistics("probe_mse_erased", quality.mse_per_image(erased, erased_hat)),
-                "probe_accuracy_hits": float(np.count_nonzero(correct)), "probe_accuracy_trials": float(len(clean)),
-                "probe_backdoor_hits": float(np.count_nonzero(hits)), "probe_backdoor_trials": float(len(erased))}
+        k, snr, edr = mp
+        test = self.dataset.split("test")
+        size = QUICK_PROBE_IMAGES if self.context.quick else PROBE_IMAGES
+        probe = ProbeSet.draw(test.images, test.labels, self.split(edr).erased_images, size, self.context.seed)
+        return probe_statistics(codec, probe, self._judges[edr].predict, ChannelLayer(self.context.channel, snr),
+                                snr, self.params.target_label, seed={"probe": self.context.seed, "point": list(mp)},
+                                device=self.context.device)
 
     def _load(self, mp: ModelPoint) -> Any:
         method = self.params.method
@@ -516,8 +489,8 @@ class ImageUnlearningSystem(ImageSystem):
 
         with torch_threads(self.params.threads):
             clean, erased = test.images[clean_index], split.erased_images[erased_index]
-            clean_hat = self._received(codec, clean, self._channel, snr)
-            erased_hat = self._received(codec, erased, self._channel, snr)
+            clean_hat = received_images(codec, clean, self._channel, snr)
+            erased_hat = received_images(codec, erased, self._channel, snr)
             stats = quality.image_statistics(clean, clean_hat, labels=test.labels[clean_index],
                                              predicted=judge.predict(clean_hat), symbols=np.full(batch_size, mp[0]))
             hits = judge.predict(erased_hat) == self.params.target_label
@@ -532,14 +505,8 @@ class ImageUnlearningSystem(ImageSystem):
         point_id = tuple(sorted(point.items()))
         if point_id not in self._probes_reported:  # recorded values: once per point, not once per batch
             self._probes_reported.add(point_id)
-            stats.update(self.history_at(mp, point.get("unlearn_step")))
+            stats.update(record_at(self._history[mp], point.get("unlearn_step")))
         return stats
-
-    def history_at(self, mp: ModelPoint, step: Optional[float]) -> Dict[str, float]:
-        """The probe statistics recorded at ``step`` (the last record at or before it; None: the final one)."""
-        history = self._history[mp]
-        chosen = history[-1] if step is None else [r for r in history if r["step"] <= step][-1]
-        return {name: value for name, value in chosen.items() if name != "step"}
 
     # ----------------------------------------------------------------- records
     def provenance(self) -> Dict[str, Any]:
