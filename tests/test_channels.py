@@ -76,6 +76,10 @@ def test_registered_names_and_classes(spec, cls):
         ({"type": "awgn", "k_factor": 1.0}, "channel.k_factor: unknown key"),
         ({"type": "mimo", "nt": 4, "nr": 2, "equalizer": "zf"}, "channel.equalizer"),
         ({"type": "mimo", "nt": 0, "nr": 2}, "channel.nt"),
+        ({"type": "mimo", "nt": 8, "nr": 4, "precoding": "svd", "streams": 5}, "channel.streams"),
+        ({"type": "mimo", "nt": 8, "nr": 4, "streams": 1}, "channel.streams"),
+        ({"type": "mimo", "nt": 8, "nr": 4, "precoding": "svd", "streams": 0}, "channel.streams"),
+        ({"type": "mimo", "nt": 8, "nr": 4, "precoding": "zf"}, "channel.precoding"),
         ({"type": "nope"}, "channel.type"),
     ],
 )
@@ -287,10 +291,55 @@ def test_mimo_imperfect_csi_and_coherence():
 
 def test_mimo_input_errors():
     mimo = build(type="mimo", nt=2, nr=2)
-    with pytest.raises(ValueError, match="multiple of nt"):
+    with pytest.raises(ValueError, match="multiple of the 2 streams"):
         mimo(qpsk(2, 5), 0.1)
     with pytest.raises(ValueError, match="per example"):
         mimo(qpsk(2, 6), torch.full((2, 6), 0.1))
+
+
+@pytest.mark.parametrize("streams", [1, 2, 3, 4])
+def test_mimo_svd_noiseless_is_exact_and_transmits_unit_power(streams):
+    """Perfect CSI, no noise: every stream comes back exactly, and the received energy per
+    use is sum_i sigma_i^2 |s_i|^2 / S, i.e. the precoder sends total power |s|^2 / S."""
+    x = qpsk(16, 24 * streams).to(torch.complex128)
+    channel = build(type="mimo", nt=8, nr=4, precoding="svd", streams=streams)
+    assert channel.symbols_multiple == streams
+    out = channel(x, 0.0)
+    assert out.y.shape == (16, 24, 4) and out.h.shape == (16, 24, 4, 8)
+    assert (out.x_hat - x).abs().max() < 1e-10 and torch.all(out.no_eff == 0)
+    sigma = torch.linalg.svdvals(out.h)[..., :streams]
+    s = x.reshape(16, 24, streams)
+    expected = (sigma.square() * s.abs().square()).sum(-1) / streams
+    assert torch.allclose(out.y.abs().square().sum(-1), expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("streams", [1, 4])
+def test_mimo_svd_no_eff_is_calibrated(streams):
+    x = qpsk(40, 200 * streams)
+    out = build(type="mimo", nt=8, nr=4, precoding="svd", streams=streams)(x, 0.5)
+    assert_mean((out.x_hat - x).abs().square() / out.no_eff, 1.0)
+
+
+@pytest.mark.parametrize("nt, nr", [(1, 4), (4, 1)])
+def test_mimo_svd_one_stream_is_mrc_mrt_with_closed_form_ber(nt, nr):
+    """The dominant eigenmode of a 1xN (Nx1) channel is maximum-ratio combining
+    (transmission): QPSK BER = the N-branch MRC closed form, within 5 standard errors."""
+    from linksim.phy.theory import ber_qam_rayleigh_mrc
+
+    snr_db, shape = 0.0, (200, 500)
+    x = qpsk(*shape)
+    out = build(type="mimo", nt=nt, nr=nr, precoding="svd", streams=1)(x, 10 ** (-snr_db / 10))
+    errors = torch.cat([(out.x_hat.real * x.real < 0).flatten(), (out.x_hat.imag * x.imag < 0).flatten()])
+    expected = float(ber_qam_rayleigh_mrc(snr_db, 4, max(nt, nr)))
+    se = math.sqrt(expected * (1 - expected) / errors.numel())
+    assert abs(errors.double().mean().item() - expected) < Z * se, (errors.double().mean().item(), expected)
+
+
+def test_mimo_svd_imperfect_csi_precodes_with_the_estimate():
+    csi = {"type": "imperfect", "error_variance": 0.05}
+    out = build(type="mimo", nt=4, nr=4, precoding="svd", streams=2, csi=csi)(qpsk(8, 40), 0.0)
+    assert not torch.equal(out.h, out.h_hat)
+    assert torch.all(out.no_eff > 0)
 
 
 # ------------------------------------------------------------------ gradients, dtype, seed
@@ -301,10 +350,12 @@ GRADIENT_SPECS = [
     {"type": "rician", "k_factor": 2.0, "csi": {"type": "imperfect", "error_variance": 0.01}},
     {"type": "mimo", "nt": 2, "nr": 2, "equalizer": "zf"},
     {"type": "mimo", "nt": 2, "nr": 2, "equalizer": "lmmse", "coherence": 2},
+    {"type": "mimo", "nt": 8, "nr": 4, "precoding": "svd", "streams": 1},
+    {"type": "mimo", "nt": 8, "nr": 4, "precoding": "svd", "streams": 2},
 ]
 
 
-@pytest.mark.parametrize("spec", GRADIENT_SPECS, ids=lambda s: s["type"] + "-" + s.get("equalizer", ""))
+@pytest.mark.parametrize("spec", GRADIENT_SPECS, ids=lambda s: s["type"] + "-" + s.get("equalizer", s.get("precoding", "")) + str(s.get("streams", "")))
 def test_gradient_wrt_x_is_finite_and_nonzero(spec):
     x = qpsk(4, 8).requires_grad_(True)
     target = qpsk(4, 8)

@@ -53,11 +53,12 @@ class ChannelOutput:
 
     Shapes are given for an input ``x`` of shape ``[..., n]`` (complex).
 
-    :ivar y: Received samples. SISO: ``[..., n]``; MIMO: ``[..., n / nt, nr]``.
-    :ivar h: True channel. SISO: broadcastable to ``[..., n]``; MIMO: ``[..., n / nt, nr, nt]``.
+    :ivar y: Received samples. SISO: ``[..., n]``; MIMO: ``[..., n / S, nr]`` (``S`` streams:
+        ``nt``, or fewer with SVD precoding).
+    :ivar h: True channel. SISO: broadcastable to ``[..., n]``; MIMO: ``[..., n / S, nr, nt]``.
     :ivar h_hat: The receiver's channel estimate (equal to ``h`` with perfect CSI).
     :ivar x_hat: Detected/equalised symbols, ``[..., n]`` complex (eq. (3) of Mem-DeepSC
-        for SISO fading; ZF/LMMSE for MIMO).
+        for SISO fading; ZF/LMMSE or SVD combining for MIMO).
     :ivar no_eff: Effective noise variance of each entry of ``x_hat``, ``[..., n]`` real:
         what an APP demapper needs for LLRs.
     """
@@ -98,7 +99,7 @@ class Channel:
 
     @property
     def symbols_multiple(self) -> int:
-        """Blocks of symbols must have a length that is a multiple of this (Nt for MIMO)."""
+        """Blocks of symbols must have a length that is a multiple of this (the MIMO stream count)."""
         return 1
 
 

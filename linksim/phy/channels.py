@@ -328,7 +328,7 @@ class RicianChannel(_SisoFadingChannel):
 
 @channels.register("mimo")
 class MIMOChannel(_FadingChannel):
-    """Flat i.i.d. Rayleigh MIMO channel with ZF or LMMSE equalisation.
+    """Flat i.i.d. Rayleigh MIMO channel: spatial multiplexing with ZF/LMMSE, or SVD precoding.
 
     The symbols along the last axis of ``x`` are grouped into ``n / nt`` vectors
     ``s`` of ``nt`` unit-energy symbols; each vector is sent over one channel use as
@@ -339,15 +339,25 @@ class MIMOChannel(_FadingChannel):
     on the effective channel ``H_hat / sqrt(nt)`` and noise covariance
     ``(no + error_variance) I_nr``, so ``x_hat`` estimates the unit-energy symbols.
 
-    Parameters: ``nt``, ``nr`` (required), ``equalizer`` ("zf" needs ``nr >= nt``;
+    With ``precoding: svd`` (CSI at both ends) each channel use carries ``S = streams``
+    symbols on the ``S`` strongest eigenmodes of ``H_hat = U diag(sigma) V^H``: the
+    transmitter sends ``V[:, :S] s / sqrt(S)`` (total power 1, equal per stream), the
+    receiver combines ``r = U[:, :S]^H y`` and detects ``s_hat_i = sqrt(S) r_i / sigma_i``
+    with ``no_eff_i = S (no + error_variance) / sigma_i^2`` (exact with perfect CSI).
+    ``streams: 1`` is maximum-ratio transmission and combining on the dominant eigenmode.
+
+    Parameters: ``nt``, ``nr`` (required), ``precoding`` ("none": ``nt`` streams, the
+    default; "svd"), ``streams`` ("none": ``nt``; "svd": 1..min(nt, nr), default
+    min(nt, nr)), ``equalizer`` (precoding "none" only; "zf" needs ``nr >= nt``;
     default "lmmse"), ``coherence`` (counted in channel uses, i.e. vectors; default
     one ``H`` per channel use) and ``csi``.
 
-    :input x: ``[..., n]``, complex64/complex128, ``n`` a multiple of ``nt``.
+    :input x: ``[..., n]``, complex64/complex128, ``n`` a multiple of the stream count
+        :attr:`symbols_multiple`.
     :input no: float or real tensor broadcastable to ``x.shape[:-1]`` (one value per
         example; a per-symbol noise variance is not supported).
-    :output: :class:`ChannelOutput` with ``y`` ``[..., n/nt, nr]``, ``h`` and ``h_hat``
-        ``[..., n/nt, nr, nt]`` (unit-variance entries, without the ``1/sqrt(nt)``),
+    :output: :class:`ChannelOutput` with ``y`` ``[..., n/S, nr]``, ``h`` and ``h_hat``
+        ``[..., n/S, nr, nt]`` (unit-variance entries, without the power scaling),
         ``x_hat`` ``[..., n]`` complex and ``no_eff`` ``[..., n]`` real (per stream).
     """
 
@@ -358,7 +368,14 @@ class MIMOChannel(_FadingChannel):
                         description=f"number of transmit antennas (1..{MAX_ANTENNAS})")
         nr: int = Field(ge=1, le=MAX_ANTENNAS, strict=True,
                         description=f"number of receive antennas (1..{MAX_ANTENNAS})")
-        equalizer: Literal["zf", "lmmse"] = Field(default="lmmse", description="'zf' or 'lmmse'")
+        equalizer: Literal["zf", "lmmse"] = Field(default="lmmse", description="'zf' or 'lmmse' "
+                                                                         "(precoding: none)")
+        precoding: Literal["none", "svd"] = Field(
+            default="none", description="'none': nt independent streams, equalised at the receiver; "
+                                        "'svd': streams on the strongest eigenmodes (CSI at both ends)")
+        streams: Optional[int] = Field(default=None, ge=1, le=MAX_ANTENNAS, strict=True,
+                                       description="symbols per channel use (precoding none: nt; "
+                                                   "svd: 1..min(nt, nr), default min(nt, nr))")
 
         @field_validator("equalizer")
         @classmethod
@@ -368,26 +385,49 @@ class MIMOChannel(_FadingChannel):
                 raise ValueError(f"'zf' needs nr >= nt (got nr={nr}, nt={nt}); use 'lmmse'")
             return value
 
+        @field_validator("streams")
+        @classmethod
+        def _streams_fit(cls, value: Optional[int], info: ValidationInfo) -> Optional[int]:
+            nt, nr, precoding = info.data.get("nt"), info.data.get("nr"), info.data.get("precoding")
+            if value is None or nt is None or nr is None:
+                return value
+            if precoding == "none" and value != nt:
+                raise ValueError(f"precoding: none sends nt={nt} streams (got {value}); "
+                                 "use precoding: svd for fewer")
+            if value > min(nt, nr):
+                raise ValueError(f"{value} streams exceed min(nt, nr) = {min(nt, nr)}")
+            return value
+
     params: "MIMOChannel.Params"
 
     @property
+    def streams(self) -> int:
+        """Symbols sent per channel use (``S``)."""
+        p = self.params
+        if p.precoding == "none":
+            return p.nt
+        return p.streams if p.streams is not None else min(p.nt, p.nr)
+
+    @property
     def symbols_multiple(self) -> int:
-        return self.params.nt
+        return self.streams
 
     def _draw_gain(self, shape: Sequence[int], x: torch.Tensor) -> torch.Tensor:
         return _cn(shape, x)
 
     def __call__(self, x: torch.Tensor, no: TensorLike) -> ChannelOutput:
-        nt, nr = self.params.nt, self.params.nr
+        nt, nr, streams = self.params.nt, self.params.nr, self.streams
         n = x.shape[-1]
-        if n % nt != 0:
-            raise ValueError(f"MIMO channel: the block length {n} is not a multiple of nt={nt}")
+        if n % streams != 0:
+            raise ValueError(f"MIMO channel: the block length {n} is not a multiple of the {streams} streams")
         no_t = _noise_variance(no, x)
         if no_t.dim() > 0 and no_t.shape[-1] != 1:
             raise ValueError("MIMO channel: give one noise variance per example, not per symbol")
-        lead, uses = x.shape[:-1], n // nt
-        s = x.reshape(*lead, uses, nt)
+        lead, uses = x.shape[:-1], n // streams
+        s = x.reshape(*lead, uses, streams)
         h, h_hat = self._realise(x, lead, uses, (nr, nt))
+        if self.params.precoding == "svd":
+            return self._svd_link(x, s, h, h_hat, no_t)
         scale = 1.0 / math.sqrt(nt)
         # no_t is a scalar or [..., 1]: one variance per example, broadcast over uses
         y = scale * (h @ s.unsqueeze(-1)).squeeze(-1)
@@ -411,6 +451,28 @@ class MIMOChannel(_FadingChannel):
             x_hat=s_hat.to(x.dtype).reshape(x.shape),
             no_eff=no_eff.to(x.real.dtype).clamp_min(0.0).reshape(x.shape),
         )
+
+
+    def _svd_link(self, x: torch.Tensor, s: torch.Tensor, h: torch.Tensor, h_hat: torch.Tensor,
+                  no_t: torch.Tensor) -> ChannelOutput:
+        """SVD precoding and combining on the ``S`` strongest eigenmodes of ``h_hat``.
+
+        :input s: ``[..., uses, S]`` unit-energy symbols; ``h``, ``h_hat``: ``[..., uses, nr, nt]``.
+        """
+        streams = s.shape[-1]
+        u, sigma, vh = torch.linalg.svd(h_hat)  # sigma descending, [..., uses, min(nt, nr)]
+        precoder = vh[..., :streams, :].conj().transpose(-1, -2)  # V[:, :S], [..., uses, nt, S]
+        combiner = u[..., :, :streams].conj().transpose(-1, -2)  # U[:, :S]^H, [..., uses, S, nr]
+        sent = (precoder @ s.unsqueeze(-1)).squeeze(-1) / math.sqrt(streams)  # [..., uses, nt]
+        y = (h @ sent.unsqueeze(-1)).squeeze(-1)
+        y = y + no_t.sqrt().to(x.dtype).unsqueeze(-1) * _cn(y.shape, x)
+        gain = sigma[..., :streams].to(x.real.dtype)  # [..., uses, S]
+        r = (combiner @ y.unsqueeze(-1)).squeeze(-1)
+        s_hat = r * (math.sqrt(streams) / gain).to(x.dtype)
+        noise_var = (no_t + self.params.csi_error_variance).unsqueeze(-1)  # [..., 1, 1] or scalar
+        no_eff = streams * noise_var / gain.square()
+        return ChannelOutput(y=y, h=h, h_hat=h_hat, x_hat=s_hat.reshape(x.shape),
+                             no_eff=no_eff.to(x.real.dtype).expand(s_hat.shape).reshape(x.shape))
 
 
 def build_channel(spec: Union[Dict[str, Any], Channel], field: str = "channel") -> Channel:

@@ -38,6 +38,7 @@ __all__ = [
     "capacity_mimo_rayleigh",
     "qam_erfc_terms",
     "rician_power_pdf",
+    "ber_qam_rayleigh_mrc",
 ]
 
 F = TypeVar("F", bound=Callable[..., NDArray[np.float64]])
@@ -145,6 +146,37 @@ def ber_qam_rayleigh(snr_db: ArrayLike, order: int) -> NDArray[np.float64]:
     coeffs, factors = qam_erfc_terms(order)
     x = factors**2 * _snr_linear(snr_db)[..., None]
     averaged = 1.0 / ((1.0 + x) * (1.0 + np.sqrt(x / (1.0 + x))))
+    return np.sum(coeffs * averaged, axis=-1)
+
+
+class _MrcParams(_QamParams):
+    branches: int = Field(ge=1, le=64, strict=True, description="diversity branches N (1: plain Rayleigh)")
+
+
+@_curve("ber_qam_rayleigh_mrc", _MrcParams)
+def ber_qam_rayleigh_mrc(snr_db: ArrayLike, order: int, branches: int) -> NDArray[np.float64]:
+    """Exact average BER of Gray-coded square M-QAM / BPSK with N-branch maximum-ratio
+    combining over i.i.d. flat Rayleigh fading (perfect CSI).
+
+    The post-combining SNR is ``gamma = g |h|^2`` with ``|h|^2 ~ Gamma(N, 1)``: the same
+    as maximum-ratio transmission over N antennas, i.e. the dominant eigenmode (SVD
+    precoding, one stream) of a 1xN or Nx1 channel. Each Cho-Yoon term
+    ``erfc(a sqrt(gamma))`` averages to ``2 ((1 - mu) / 2)^N sum_k C(N-1+k, k) ((1 + mu) / 2)^k``
+    with ``mu = sqrt(a^2 g / (1 + a^2 g))`` (Proakis, Digital Communications, eq. 14.4-15);
+    ``N = 1`` is :func:`ber_qam_rayleigh`.
+
+    :param snr_db: average Es/N0 per branch [dB], scalar or array.
+    :param order: 2 (BPSK) or a square QAM order (4, 16, 64, 256, ...).
+    :param branches: N >= 1.
+    :return: bit error probability, same shape as ``snr_db``.
+    """
+    coeffs, factors = qam_erfc_terms(order)
+    x = factors**2 * _snr_linear(snr_db)[..., None]
+    mu = np.sqrt(x / (1.0 + x))
+    k = np.arange(branches)
+    weights = np.array([math.comb(branches - 1 + int(j), int(j)) for j in k], dtype=np.float64)
+    series = np.sum(weights * ((1.0 + mu[..., None]) / 2.0) ** k, axis=-1)
+    averaged = 2.0 * ((1.0 - mu) / 2.0) ** branches * series
     return np.sum(coeffs * averaged, axis=-1)
 
 

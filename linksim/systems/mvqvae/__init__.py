@@ -1,0 +1,14 @@
+"""Masked VQ-VAE robust semantic communication (Hu, Zhang, Qin, Cai, Yu, Li).
+
+Paper: ``../shared/papers/masked-vqvae-robust.md``. Built so far (issue 12, in parts):
+
+* :mod:`.symbols`: Table I as exact arithmetic (symbols per image of each scheme);
+* :mod:`.codebook`: the shared discrete codebook (eq. 11 nearest neighbour, straight-through
+  gradients, eq. 12 codebook/commitment terms, the orthogonality term of Fig. 10);
+* :mod:`.index_link`: codebook indices as bits on uncoded Gray 16-QAM over any linksim channel;
+* :mod:`.masking`: patch masking (random as in MAE, and the noise-map variant) with an exact
+  keep count, regenerated at the receiver from a shared seed.
+
+The attacks (eq. 7, Algorithms 1-2) live in :mod:`linksim.adversarial`, for every learned
+image system.
+"""
