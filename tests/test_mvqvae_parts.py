@@ -7,6 +7,7 @@ gradients routed as eq. (12) says, and seeded statistical checks with wide margi
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from linksim.systems.mvqvae.codebook import (VectorQuantizer, coherence, orthogo
 from linksim.systems.mvqvae.index_link import IndexLink
 from linksim.systems.mvqvae.masking import kept_positions
 
+REPO = Path(__file__).resolve().parents[1]
 SVD1 = {"type": "mimo", "nt": 8, "nr": 4, "precoding": "svd", "streams": 1}
 
 
@@ -157,3 +159,23 @@ def test_masking_is_regenerated_from_the_seed_and_noise_map_masks_noisy_position
 def test_masking_ratio_outside_range_is_refused(ratio):
     with pytest.raises(ValueError, match="masking ratio"):
         kept_positions(1, 16, ratio, torch.Generator())
+
+
+# ------------------------------------------------------------------------------ bad input
+@pytest.mark.parametrize("replace, field", [
+    ("{scheme: mvqvae, patch: 8}", "{scheme: mvqvae, patch: 8, codebook_size: 100}"),
+    ("{scheme: mvqvae, patch: 8}", "{scheme: mvqvae, patch: 8, masking_ratio: 1.0}"),
+    ("{scheme: mvqvae, patch: 8}", "{scheme: mvqvae, patch: 15}"),
+    ("sweep:", "channel: {type: mimo, nt: 8, nr: 4, precoding: svd, streams: 5}\nsweep:"),
+], ids=["codebook_size", "masking_ratio", "patch", "streams"])
+def test_bad_table1_and_mimo_inputs_exit_2_naming_the_field(replace, field, tmp_path, capsys, request):
+    from linksim.cli import main
+
+    name = request.node.callspec.id
+    text = (REPO / "scenarios" / "mvqvae_table1_paper.yaml").read_text()
+    assert replace in text
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace(replace, field, 1))
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert name in err and "Traceback" not in err, err
