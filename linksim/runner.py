@@ -239,7 +239,7 @@ class Runner:
         desc = f"{rec.system} {param}={rec.point[param]:g}"
         since_save = 0
         with self.progress(total=mc.max_batches, initial=rec.batches, desc=desc, unit="batch", leave=False) as bar:
-            with torch.inference_mode():
+            with torch.inference_mode(not getattr(system, "simulate_needs_gradients", False)):
                 while True:
                     reason = rule.reason_to_stop(rec) if rule is not None else (
                         "max_batches" if rec.batches >= mc.max_batches else None)

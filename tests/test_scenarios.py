@@ -19,7 +19,8 @@ def test_there_are_shipped_scenarios():
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
-def test_scenario_runs_in_quick_mode(path, tmp_path, capsys):
+def test_scenario_runs_in_quick_mode(path, tmp_path, capsys, fetched_data):
+    fetched_data(path)
     out, plots = tmp_path / "run", tmp_path / "plots"
     code = main(["run", str(path), "--quick", "--out", str(out), "--plots", str(plots), "--no-progress"])
     captured = capsys.readouterr()

@@ -53,7 +53,7 @@ def _pins_of(scenario_file: str, cache: Path) -> Dict[str, Any]:
             continue
         system = set_up_system(scenario, index, runtime)
         seed_everything(batch_seed(scenario.seed, spec.label, 0, 0))
-        with torch.inference_mode():
+        with torch.inference_mode(not system.simulate_needs_gradients):
             stats = system.simulate(BATCH, dict(point))
         out[spec.label] = {"weights": sorted(f"{kind}/{key}" for kind, key in system.trained_weights()),
                            "first_batch": {k: float(v) for k, v in sorted(stats.items())}}
@@ -62,7 +62,8 @@ def _pins_of(scenario_file: str, cache: Path) -> Dict[str, Any]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scenario_file", LEARNED_SCENARIOS)
-def test_shipped_scenario_trains_nothing_and_keeps_its_numbers(scenario_file, tmp_path, monkeypatch):
+def test_shipped_scenario_trains_nothing_and_keeps_its_numbers(scenario_file, tmp_path, monkeypatch, fetched_data):
+    fetched_data(REPO / "scenarios" / scenario_file)
     torch.set_num_threads(1)
     _forbid_training(monkeypatch)
     got = _pins_of(scenario_file, tmp_path / "empty-cache")

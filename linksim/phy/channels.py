@@ -10,6 +10,7 @@ Scenario parameters (YAML), shared by the fading channels::
 
     channel:
       type: rician            # awgn | rayleigh | rician | mimo
+      # mimo only: nt, nr, equalizer (zf | lmmse), precoding (none | svd), streams
       k_factor: 2.0           # rician only: K (linear), LOS power / scattered power
       los_phase: 0.0          # rician only: phase of the LOS component [rad]
       coherence: symbol       # symbol | block | <int> channel uses per fading block

@@ -80,6 +80,10 @@ class System:
     sweep_labels: ClassVar[Dict[str, str]] = {"snr_db": "SNR $E_s/N_0$ (dB)"}
     metrics_provided: ClassVar[FrozenSet[str]] = frozenset()
     accepts_training: ClassVar[bool] = False
+    #: True if ``simulate`` differentiates (e.g. an adversarial attack on the model): the
+    #: runner then calls it outside ``torch.inference_mode`` (gradients stay off by default
+    #: in the system's own code: use ``torch.no_grad`` where none are needed).
+    simulate_needs_gradients: ClassVar[bool] = False
 
     def __init__(self, params: ParamsModel, context: SystemContext) -> None:
         self.params = params
