@@ -143,6 +143,8 @@ _SHIPPED = {
                    "Fraction of images the receiver could not decode."),
     "symbols_per_message": (MeanMetric("symbols_per_message", "symbols_per_message", label="Symbols per message"),
                             "Transmitted complex symbols per message (sentence/image)."),
+    "index_error_rate": (ProportionMetric("index_error_rate", "index_errors", "indices", label="Index error rate"),
+                         "Share of codebook indices received wrong (digital semantic links)."),
     "backdoor_accuracy": (ProportionMetric("backdoor_accuracy", "backdoor_hits", "backdoor_trials", error_rate=False,
                                            label="Backdoor accuracy (ASR)"),
                           "Share of erased (triggered) samples the judge puts in the backdoor's target class."),

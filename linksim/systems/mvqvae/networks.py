@@ -1,0 +1,281 @@
+"""Networks of the masked VQ-VAE (paper Secs. III-IV, Fig. 2-3) and its JSCC-ViT baseline.
+
+Keras 3 layers on the PyTorch backend, written with torch operations. Shapes: images
+``[B, C, H, W]`` in [0, 1]; ``N = (H / P) (W / P)`` patch positions; ``K`` kept positions
+per image (``positions`` ``[B, K]`` int64, ascending); ``w`` the ViT width; ``D`` the
+codebook dimension; ``classes`` the task's classes.
+
+* :func:`patchify` / :func:`unpatchify`: images <-> ``[B, N, P P C]`` patch vectors.
+* :class:`MaskedViTEncoder`: linear patch embedding plus learned positions, pre-LN
+  Transformer blocks (:class:`~linksim.layers.transformer.TransformerBlock`) over the kept
+  patches only, an optional :class:`FeatureImportance` module on the last block's output
+  (before the final LayerNorm, after which every token's mean, eq. (13)'s activation, is
+  the same learned constant), the LayerNorm and a linear projection to the codebook
+  dimension: ``z_e`` ``[B, K, D]``.
+* :class:`FeatureImportance` (eqs. 13-16): GAP per token (13), the SNR ``mu`` prepended,
+  one linear layer ``W`` ``[classes, N + 1]`` giving the auxiliary prediction ``p`` (15);
+  the per-position importance ``w_n = mean_c W[c, n]`` (14), a softmax over the kept
+  positions scaled by ``K`` (mean weight 1; the literal softmax would shrink every token
+  by ``1 / K``), reweighting each token. As the paper writes eq. (14), the weights do not
+  depend on the input; ``mu`` and the GAP reach only the auxiliary loss.
+* :class:`TaskReceiver`: the received codebook vectors at their positions, a learned mask
+  token elsewhere, learned positions added, then the paper's three fully connected layers
+  on the flattened ``N x D`` grid (so any masking ratio fits the same receiver).
+* :class:`MaskedVQVAE`: encoder, :class:`~.codebook.VectorQuantizer` and receiver in one
+  weights file; :class:`JsccViT`: the same encoder without masking, one complex channel
+  symbol per token through a differentiable channel, and the same receiver.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+import torch
+
+from ..._backend import ensure_keras_torch
+from ...layers import ChannelLayer, PowerNormalization
+from ...layers.transformer import TransformerBlock
+from .codebook import VectorQuantizer
+
+ensure_keras_torch()
+import keras  # noqa: E402
+
+
+def patchify(images: torch.Tensor, patch: int) -> torch.Tensor:
+    """``[B, C, H, W]`` -> ``[B, N, P P C]``, positions row by row, values (row, column, channel)."""
+    b, c, h, w = images.shape
+    x = images.reshape(b, c, h // patch, patch, w // patch, patch)
+    return x.permute(0, 2, 4, 3, 5, 1).reshape(b, (h // patch) * (w // patch), patch * patch * c)
+
+
+def unpatchify(tokens: torch.Tensor, patch: int, shape: Tuple[int, int, int]) -> torch.Tensor:
+    """Inverse of :func:`patchify`: ``[B, N, P P C]`` -> ``[B, C, H, W]`` for ``shape = (C, H, W)``."""
+    c, h, w = shape
+    b = tokens.shape[0]
+    x = tokens.reshape(b, h // patch, w // patch, patch, patch, c)
+    return x.permute(0, 5, 1, 3, 2, 4).reshape(b, c, h, w)
+
+
+def gather_tokens(tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """``[B, N, d]`` at ``[B, K]`` positions -> ``[B, K, d]``."""
+    return torch.gather(tokens, 1, positions.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
+
+
+def scatter_tokens(kept: torch.Tensor, positions: torch.Tensor, num_positions: int,
+                   fill: torch.Tensor) -> torch.Tensor:
+    """``[B, K, d]`` placed at ``positions`` of an ``[B, N, d]`` grid whose other rows are ``fill`` ``[d]``."""
+    b, _, d = kept.shape
+    grid = fill.reshape(1, 1, d).expand(b, num_positions, d)
+    return torch.scatter(grid, 1, positions.unsqueeze(-1).expand(-1, -1, d), kept)
+
+
+def all_positions(batch: int, num_positions: int, device: Any = "cpu") -> torch.Tensor:
+    """``[B, N]``: every position kept (no masking)."""
+    return torch.arange(num_positions, device=device).unsqueeze(0).expand(batch, -1)
+
+
+class FeatureImportance(keras.layers.Layer):
+    """The feature importance module (FIM), eqs. (13)-(16), one per encoder (after its last block).
+
+    :param num_positions: ``N``. :param classes: ``C``, outputs of the auxiliary prediction.
+
+    :input tokens: ``[B, K, w]``; :input positions: ``[B, K]``; :input mu: ``[B]`` the SNR input.
+    :output: ``(reweighted [B, K, w], auxiliary logits [B, C])``.
+    """
+
+    def __init__(self, num_positions: int, classes: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.num_positions, self.classes = int(num_positions), int(classes)
+        self.auxiliary = keras.layers.Dense(self.classes, name="auxiliary")
+        self.auxiliary.build((None, self.num_positions + 1))
+
+    def importance(self) -> torch.Tensor:
+        """Eq. (14): ``w_n = (1 / C) sum_c W[c, n]`` for n = 1..N, ``[N]`` (the SNR column excluded)."""
+        return self.auxiliary.kernel.value[1:].mean(-1)
+
+    def call(self, tokens: Any, positions: Any, mu: Any) -> Tuple[torch.Tensor, torch.Tensor]:
+        pooled = tokens.mean(-1)  # eq. (13), [B, K]
+        grid = torch.zeros(tokens.shape[0], self.num_positions, dtype=tokens.dtype, device=tokens.device)
+        grid = grid.scatter(1, positions, pooled)
+        activation = torch.cat([mu.reshape(-1, 1).to(tokens.dtype), grid], dim=-1)  # [B, N + 1]
+        logits = self.auxiliary(activation)
+        weights = torch.softmax(self.importance()[positions], dim=-1) * positions.shape[-1]  # [B, K]
+        return tokens * weights.unsqueeze(-1), logits
+
+
+class MaskedViTEncoder(keras.layers.Layer):
+    """Patches at the kept positions -> ``z_e`` ``[B, K, out_dim]`` (and the FIM's auxiliary logits).
+
+    :param image_shape: ``(H, W, C)``. :param patch: ``P``. :param width, depth, heads: the ViT.
+    :param out_dim: ``D`` (codebook dimension) or 2 (one complex symbol per token, JSCC-ViT).
+    :param classes: the task's classes (for the FIM). :param fim: insert the FIM.
+    """
+
+    def __init__(self, image_shape: Tuple[int, int, int], patch: int, width: int, depth: int, heads: int,
+                 out_dim: int, classes: int, fim: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        h, w, c = image_shape
+        self.patch, self.num_positions = int(patch), (h // patch) * (w // patch)
+        self.embed = keras.layers.Dense(width, name="embed")
+        self.embed.build((None, patch * patch * c))
+        self.position = self.add_weight(shape=(self.num_positions, width), name="position",
+                                        initializer=keras.initializers.RandomNormal(stddev=0.02))
+        self.blocks = [TransformerBlock(width, heads, 2 * width, name=f"block{i}") for i in range(depth)]
+        for block in self.blocks:
+            block.build((None, None, width))
+        self.norm = keras.layers.LayerNormalization(epsilon=1e-6, name="norm")
+        self.norm.build((None, None, width))
+        self.fim = FeatureImportance(self.num_positions, classes, name="fim") if fim else None
+        self.project = keras.layers.Dense(out_dim, name="project")
+        self.project.build((None, None, width))
+
+    def call(self, images: Any, positions: Any, mu: Any = None) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        tokens = self.embed(patchify(images, self.patch)) + self.position.value
+        x = gather_tokens(tokens, positions)
+        for block in self.blocks:
+            x = block(x)
+        aux = None
+        if self.fim is not None:  # on the last block's output: after the LayerNorm every token's mean is ~beta
+            if mu is None:
+                mu = torch.zeros(x.shape[0], device=x.device)
+            x, aux = self.fim(x, positions, mu)
+        return self.project(self.norm(x)), aux
+
+
+class TaskReceiver(keras.layers.Layer):
+    """Received vectors at their positions + mask token elsewhere + positions -> 3 FC layers -> logits.
+
+    :input received: ``[B, K, D]``; :input positions: ``[B, K]``.
+    :output: logits ``[B, classes]`` (:meth:`features`: the ``[B, hidden]`` penultimate layer).
+    """
+
+    def __init__(self, num_positions: int, dim: int, hidden: int, classes: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.num_positions, self.dim = int(num_positions), int(dim)
+        self.mask_token = self.add_weight(shape=(dim,), name="mask_token",
+                                          initializer=keras.initializers.RandomNormal(stddev=0.02))
+        self.position = self.add_weight(shape=(num_positions, dim), name="position",
+                                        initializer=keras.initializers.RandomNormal(stddev=0.02))
+        self.fc1 = keras.layers.Dense(hidden, activation="relu", name="fc1")
+        self.fc1.build((None, num_positions * dim))
+        self.fc2 = keras.layers.Dense(hidden, activation="relu", name="fc2")
+        self.fc2.build((None, hidden))
+        self.out = keras.layers.Dense(classes, name="out")
+        self.out.build((None, hidden))
+
+    def features(self, received: Any, positions: Any) -> torch.Tensor:
+        grid = scatter_tokens(received, positions, self.num_positions, self.mask_token.value)
+        grid = grid + self.position.value
+        return self.fc2(self.fc1(grid.reshape(grid.shape[0], -1)))
+
+    def call(self, received: Any, positions: Any) -> torch.Tensor:
+        return self.out(self.features(received, positions))
+
+
+class MaskedVQVAE(keras.Model):
+    """Transmitter (:class:`MaskedViTEncoder`), shared codebook and :class:`TaskReceiver`.
+
+    The digital link between them (indices -> bits -> 16-QAM -> channel -> indices) is
+    :class:`~.index_link.IndexLink`, outside the model: :meth:`logits_from_indices` decodes
+    received indices, :meth:`noiseless_logits` skips the channel (for attacks and training
+    targets).
+    """
+
+    def __init__(self, image_shape: Tuple[int, int, int], config: Dict[str, Any], classes: int,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.config = dict(config)
+        self.encoder = MaskedViTEncoder(image_shape, config["patch"], config["width"], config["depth"],
+                                        config["heads"], config["codebook_dim"], classes, fim=config["fim"],
+                                        name="encoder")
+        self.quantizer = VectorQuantizer(config["codebook_size"], config["codebook_dim"], name="quantizer")
+        self.receiver = TaskReceiver(self.encoder.num_positions, config["codebook_dim"], config["hidden"], classes,
+                                     name="receiver")
+
+    def build(self, input_shape: Any) -> None:
+        """Nothing to create here: the sub-layers are built in ``__init__``."""
+
+    @property
+    def num_positions(self) -> int:
+        return self.encoder.num_positions
+
+    def encode(self, images: Any, positions: Any, mu: Any = None) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """``(z_e [B, K, D], FIM logits or None)``."""
+        return self.encoder(images, positions, mu)
+
+    def logits_from_vectors(self, vectors: Any, positions: Any) -> torch.Tensor:
+        return self.receiver(vectors, positions)
+
+    def logits_from_indices(self, indices: Any, positions: Any) -> torch.Tensor:
+        """Decode received ``[B, K]`` indices (no gradient to the transmitter)."""
+        return self.receiver(self.quantizer.lookup(indices), positions)
+
+    def noiseless_logits(self, images: Any, positions: Any, mu: Any = None) -> torch.Tensor:
+        """Images -> logits with an ideal link (quantiser by straight-through gradients)."""
+        z_e, _ = self.encode(images, positions, mu)
+        z_q, _ = self.quantizer(z_e)
+        return self.receiver(z_q, positions)
+
+    def call(self, images: Any) -> torch.Tensor:
+        return self.noiseless_logits(images, all_positions(images.shape[0], self.num_positions, images.device))
+
+
+class JsccViT(keras.Model):
+    """JSCC-ViT baseline: the ViT encoder (no masking, no codebook), one complex symbol per
+    token, power normalisation, a differentiable channel and the same receiver.
+
+    :param channel: a :class:`~linksim.layers.ChannelLayer` (its SNR can be overridden per call).
+    """
+
+    def __init__(self, image_shape: Tuple[int, int, int], config: Dict[str, Any], classes: int,
+                 channel: Optional[ChannelLayer] = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.config = dict(config)
+        self.encoder = MaskedViTEncoder(image_shape, config["patch"], config["width"], config["depth"],
+                                        config["heads"], 2, classes, fim=config["fim"], name="encoder")
+        self.normalise = PowerNormalization(name="power")
+        self.expand = keras.layers.Dense(config["codebook_dim"], name="expand")
+        self.expand.build((None, None, 2))
+        self.receiver = TaskReceiver(self.encoder.num_positions, config["codebook_dim"], config["hidden"], classes,
+                                     name="receiver")
+        self.channel = channel
+
+    def build(self, input_shape: Any) -> None:
+        """Nothing to create here: the sub-layers are built in ``__init__``."""
+
+    @property
+    def num_positions(self) -> int:
+        return self.encoder.num_positions
+
+    def symbols(self, images: Any, mu: Any = None) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """``([B, N, 2]`` unit-power symbols, FIM logits or None)."""
+        positions = all_positions(images.shape[0], self.num_positions, images.device)
+        z, aux = self.encoder(images, positions, mu)
+        return self.normalise(z), aux
+
+    def logits_from_symbols(self, received: Any) -> torch.Tensor:
+        positions = all_positions(received.shape[0], self.num_positions, received.device)
+        return self.receiver(self.expand(received), positions)
+
+    def logits(self, images: Any, snr_db: Any = None, ideal: bool = False, mu: Any = None) -> torch.Tensor:
+        """Images -> logits through the channel (or an ideal link when ``ideal``)."""
+        x, _ = self.symbols(images, mu)
+        if not ideal:
+            if self.channel is None:
+                raise RuntimeError("JsccViT has no channel layer")
+            x = self.channel(x, snr_db=snr_db)
+        return self.logits_from_symbols(x)
+
+    def call(self, images: Any) -> torch.Tensor:
+        return self.logits(images, ideal=True)
+
+
+def build_model(kind: str, image_shape: Tuple[int, int, int], config: Dict[str, Any], classes: int,
+                channel: Optional[ChannelLayer] = None) -> keras.Model:
+    """A built ``mvqvae`` (:class:`MaskedVQVAE`) or ``jscc`` (:class:`JsccViT`) model."""
+    h, w, c = image_shape
+    model = MaskedVQVAE(image_shape, config, classes) if kind == "mvqvae" else JsccViT(image_shape, config, classes,
+                                                                                      channel)
+    model(torch.as_tensor(np.zeros((2, c, h, w), np.float32)))
+    return model

@@ -1,0 +1,157 @@
+"""Training of the masked VQ-VAE and the JSCC-ViT baseline, with or without adversarial training.
+
+One step per batch (the CPU schedule of Algorithm 3, its passes merged; README, "Masked
+VQ-VAE"):
+
+1. positions: every image keeps ``round((1 - M_r) N)`` patches (:mod:`.masking`);
+2. adversarial training (Algorithm 2): half of the batch is replaced by its PGD image
+   (eq. 7, against the model with an ideal link, ``K`` steps of ``alpha``) at fixed
+   weights; with ``awp_gamma > 0``, one ascent step of adversarial weight perturbation
+   (:class:`WeightPerturbation`) on the mixed batch, the loss below taken at
+   ``theta + nu`` and ``nu`` removed after the backward pass, before the optimizer step
+   (:class:`RemovePerturbation`). The systems default to ``awp_gamma = 0``: measured at
+   CPU scale, AWP at 5e-3 or 1e-3 kept the masked VQ-VAE at chance (README);
+3. the loss: eq. (12) with a cross-entropy first term, ``CE + ||sg(z_e) - e||^2 +
+   beta ||z_e - sg(e)||^2``, plus the orthogonality term (``orthogonality`` weight), plus
+   eq. (16)'s ``gamma CE(p_FIM, z)`` with a FIM. The masked VQ-VAE is trained through
+   its digital link: the indices cross the real channel at the training SNR (bits,
+   16-QAM, MIMO, hard decisions) and the *received* codebook vectors reach the receiver,
+   with straight-through gradients to ``z_e``. JSCC-ViT trains through its
+   differentiable channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+import torch
+
+from ...adversarial import WeightPerturbation, pgd_linf
+from ...learning.loop import Batches, GradientTransform, Objective, TrainingLoop, TrainingReport
+from ...learning.stages import StageSettings
+from ...phy.base import snr_db_to_no
+from .codebook import orthogonality_loss, straight_through
+from .index_link import IndexLink
+from .masking import kept_positions
+from .networks import JsccViT, MaskedVQVAE, all_positions
+
+
+@dataclass(frozen=True)
+class AdversarialTraining:
+    """Algorithm 2's settings: PGD (eq. 7) at ``epsilon`` with ``steps`` of ``step_size``
+    on ``fraction`` of each batch, and the weight-perturbation budget ``awp_gamma`` (0: none)."""
+
+    epsilon: float = 0.012
+    steps: int = 5
+    step_size: Optional[float] = None  # default epsilon / 2
+    fraction: float = 0.5
+    awp_gamma: float = 0.0
+
+    def alpha(self) -> float:
+        return self.epsilon / 2 if self.step_size is None else self.step_size
+
+
+@dataclass(frozen=True)
+class Objectives:
+    """Loss weights: ``orthogonality`` (Fig. 10's codebook term) and ``fim_gamma`` (eq. 16's gamma)."""
+
+    orthogonality: float = 1.0
+    fim_gamma: float = 1.0
+
+
+class RemovePerturbation(GradientTransform):
+    """Takes the adversarial weight perturbation off after the backward pass, before the step."""
+
+    def __init__(self, awp: WeightPerturbation) -> None:
+        self.awp = awp
+
+    def apply(self, params: Sequence[torch.nn.Parameter]) -> None:
+        self.awp.restore()
+
+
+def _cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.cross_entropy(logits, labels)
+
+
+def adversarial_batch(loss_of: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], images: torch.Tensor,
+                      labels: torch.Tensor, settings: AdversarialTraining) -> torch.Tensor:
+    """``images`` with their first ``fraction`` replaced by PGD images (eq. 7) against ``loss_of``."""
+    count = int(round(settings.fraction * images.shape[0]))
+    if count == 0:
+        return images
+    head, head_labels = images[:count], labels[:count]
+    attacked = pgd_linf(lambda x: loss_of(x, head_labels) * count, head, settings.epsilon, settings.steps,
+                        settings.alpha())
+    return torch.cat([attacked, images[count:]])
+
+
+def train_classifier_link(model: Any, images: np.ndarray, labels: np.ndarray, settings: StageSettings, *,
+                          snr_db: float, masking_ratio: float, link: Optional[IndexLink],
+                          adversarial: Optional[AdversarialTraining], weights: Objectives, seed: int, name: str,
+                          log: Optional[Callable[[str], None]] = None) -> TrainingReport:
+    """Train a :class:`~.networks.MaskedVQVAE` (through ``link``) or a :class:`~.networks.JsccViT`
+    (through its channel layer) on ``images`` ``[N, C, H, W]`` float in [0, 1], ``labels`` ``[N]``."""
+    masks = torch.Generator().manual_seed(seed + 1)
+    mu_value = snr_db / 10.0
+    is_vq = isinstance(model, MaskedVQVAE)
+    if is_vq and link is None:
+        raise ValueError("the masked VQ-VAE trains through its index link")
+    awp = WeightPerturbation([w.value for w in model.trainable_weights], adversarial.awp_gamma) \
+        if adversarial is not None and adversarial.awp_gamma > 0 else None
+
+    def positions_for(batch: int) -> torch.Tensor:
+        if not is_vq:
+            return all_positions(batch, model.num_positions)
+        return kept_positions(batch, model.num_positions, masking_ratio, masks)
+
+    def mu_for(batch: int) -> torch.Tensor:
+        return torch.full((batch,), mu_value)
+
+    def ideal_loss(x: torch.Tensor, y: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        if is_vq:
+            return _cross_entropy(model.noiseless_logits(x, positions, mu_for(x.shape[0])), y)
+        return _cross_entropy(model.logits(x, ideal=True, mu=mu_for(x.shape[0])), y)
+
+    def link_loss(x: torch.Tensor, y: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        batch = x.shape[0]
+        if not is_vq:
+            x_sym, aux = model.symbols(x, mu_for(batch))
+            logits = model.logits_from_symbols(model.channel(x_sym, snr_db=snr_db))
+            loss = _cross_entropy(logits, y)
+        else:
+            z_e, aux = model.encode(x, positions, mu_for(batch))
+            indices = model.quantizer.indices(z_e.detach())
+            with torch.no_grad():
+                received = link.transmit(indices, float(snr_db_to_no(snr_db))).indices
+            logits = model.receiver(straight_through(z_e, model.quantizer.lookup(received)), positions)
+            codebook, commitment = model.quantizer.loss_terms(z_e, indices)
+            loss = _cross_entropy(logits, y) + codebook + commitment
+            if weights.orthogonality > 0:
+                loss = loss + weights.orthogonality * orthogonality_loss(model.quantizer.codebook)
+        if aux is not None:
+            loss = loss + weights.fim_gamma * _cross_entropy(aux, y)
+        return loss
+
+    def loss(batch: Any) -> torch.Tensor:
+        x, y = batch
+        x = x.float()
+        positions = positions_for(x.shape[0])
+        if adversarial is not None:
+            n_adv = int(round(adversarial.fraction * x.shape[0]))
+            x = adversarial_batch(lambda v, t: ideal_loss(v, t, positions[:n_adv]), x, y, adversarial)
+            if awp is not None:
+                awp.perturb(lambda: ideal_loss(x, y, positions))
+        return link_loss(x, y, positions)
+
+    data = Batches([torch.as_tensor(images), torch.as_tensor(labels).long()], settings.batch_size)
+    objective = Objective("model", [model], loss, settings.learning_rate, decay_every=settings.decay_every,
+                          decay_factor=settings.decay_factor)
+    loop = TrainingLoop(name, data, [objective], epochs=settings.epochs, seed=seed,
+                        transform=RemovePerturbation(awp) if awp is not None else None, log=log)
+    return loop.run()
+
+
+__all__ = ["AdversarialTraining", "Objectives", "RemovePerturbation", "adversarial_batch", "train_classifier_link",
+           "JsccViT", "MaskedVQVAE"]
