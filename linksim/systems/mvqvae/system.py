@@ -324,6 +324,11 @@ class MaskedVqvaeSystem(ImageSystem):
                 "channel": self.context.channel}
         if p.scheme == "mvqvae":
             info["bits_per_index"] = bits_per_index(p.codebook_size)
+            if self.model is not None:
+                from .codebook import coherence
+
+                mean, largest = coherence(self.model.quantizer.codebook)
+                info["codebook_coherence"] = {"mean_abs_cosine": mean, "max_abs_cosine": largest}
         return info
 
     def trained_weights(self) -> List[Tuple[str, str]]:
