@@ -131,3 +131,33 @@ def test_universal_receiver_noise_norm_direction_and_effect():
 
     universal, random = mean_loss(dx), mean_loss(random_dx)
     assert universal > random + 0.1, (universal, random)
+
+
+def test_a_shipped_learned_image_system_is_evaluated_under_semantic_noise(tmp_path, monkeypatch):
+    """image_jscc takes an ``epsilon`` sweep: PGD against its judge, then the real channel.
+    The shipped DeepJSCC of semcc_awgn_20db_mnist at 1/2.5 (no training: the weights are shipped)."""
+    from linksim.assembly import Runtime
+    from linksim.runner import seed_everything, set_up_system
+    from linksim.scenario import parse_scenario
+    from linksim.weights import WeightStore
+
+    def refuse(self, key):
+        raise AssertionError(f"{self.kind} weights {key} are not shipped")
+
+    monkeypatch.setattr(WeightStore, "training_lock", refuse)
+    scenario = parse_scenario({
+        "name": "semcc_awgn_20db_mnist", "seed": 1,
+        "data": {"type": "images", "source": "mnist_10k", "layout": "rgb32"}, "channel": {"type": "awgn"},
+        "sweep": {"parameter": "epsilon", "values": [0, 0.1], "fixed": {"snr_db": 20, "bandwidth_ratio": "1/2.5"}},
+        "systems": [{"label": "DeepJSCC", "type": "image_jscc", "params": {"method": "deepjscc"}}],
+        "metrics": ["accuracy", "psnr"], "monte_carlo": {"batch_size": 64, "max_batches": 1, "target_errors": None}})
+    system = set_up_system(scenario, 0, Runtime(cache_dir=tmp_path / "cache"))
+    assert system.simulate_needs_gradients
+    results = []
+    for point in scenario.sweep.points():
+        seed_everything(11)
+        results.append(system.simulate(64, dict(point)))
+    clean, attacked = (r["correct"] / r["trials"] for r in results)
+    assert clean > 0.8 and attacked < clean - 0.3, (clean, attacked)
+    seed_everything(11)
+    assert system.simulate(64, dict(scenario.sweep.points()[1])) == results[1]  # seeded, attack included

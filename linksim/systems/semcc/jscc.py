@@ -159,6 +159,11 @@ class ImageJsccParams(ParamsModel):
         None, description="a different downstream model that judges the reconstructions at test time")
     threads: Optional[int] = Field(None, ge=1, le=1024, description="torch threads while training and simulating "
                                                                     "(1..1024)")
+    epsilon: float = Field(0.0, ge=0, le=1, description="semantic noise at the transmitter when the sweep does not "
+                                                        "set it: PGD (linksim.adversarial.pgd_linf, L-inf budget on "
+                                                        "pixels in [0, 1]) against the judge of the noiseless "
+                                                        "reconstruction; 0: clean images")
+    attack_steps: int = Field(10, ge=1, le=1000, description="PGD steps (step 2.5 epsilon / steps)")
 
 
 def auto_width(k: int, image_shape: Tuple[int, int, int], minimum: int = 16) -> int:
@@ -176,8 +181,9 @@ class ImageJsccSystem(ImageSystem):
 
     Params = ImageJsccParams
     Training = TrainingParams
-    sweep_parameters: ClassVar[FrozenSet[str]] = quality.IMAGE_SWEEP_PARAMETERS | {"alpha"}
-    sweep_labels: ClassVar[Dict[str, str]] = {**ImageSystem.sweep_labels, "alpha": r"Trade-off weight $\alpha$"}
+    sweep_parameters: ClassVar[FrozenSet[str]] = quality.IMAGE_SWEEP_PARAMETERS | {"alpha", "epsilon"}
+    sweep_labels: ClassVar[Dict[str, str]] = {**ImageSystem.sweep_labels, "alpha": r"Trade-off weight $\alpha$",
+                                              "epsilon": r"Semantic noise $\epsilon$ (L$_\infty$, pixels in [0, 1])"}
     metrics_provided: ClassVar[FrozenSet[str]] = frozenset({"psnr", "ssim", "mse", "accuracy", "symbols_per_message"})
     accepts_training: ClassVar[bool] = True
 
@@ -192,6 +198,9 @@ class ImageJsccSystem(ImageSystem):
         self._channel: Any = None
         self._warm_start_source: Optional["ImageJsccSystem"] = None
         self._diagnostics: Dict[str, Dict[str, Any]] = {}
+        #: Attacked images need gradients in ``simulate`` (the runner then leaves inference mode).
+        self.simulate_needs_gradients = params.epsilon > 0 or any(
+            point.get("epsilon", 0.0) > 0 for point in context.points)
 
     # ----------------------------------------------------------------- settings
     @staticmethod
@@ -427,15 +436,36 @@ class ImageJsccSystem(ImageSystem):
         index = sionna.phy.config.np_rng.integers(0, len(test), size=batch_size)
         images = test.images[index]
         x = to_tensor(images, model_device(model))
+        judge = self._test_classifier or self._classifier
+        epsilon = float(point.get("epsilon", self.params.epsilon))
         with torch_threads(self.params.threads):
-            s = model.encoder(x, training=False)
-            y = self._channel(s, snr_db=float(point.get("snr_db", mp[1])), training=False)
-            x_hat = quality.to_uint8(to_images(model.decoder(y, training=False)))  # the receiver's 8-bit image
-            judge = self._test_classifier or self._classifier
-            predicted = judge.predict(x_hat) if judge is not None else None
+            if epsilon > 0:
+                x = self._attacked(model, judge, x, test.labels[index], epsilon)  # PSNR: against the clean image
+            with torch.no_grad():
+                s = model.encoder(x, training=False)
+                y = self._channel(s, snr_db=float(point.get("snr_db", mp[1])), training=False)
+                x_hat = quality.to_uint8(to_images(model.decoder(y, training=False)))  # the receiver's 8-bit image
+                predicted = judge.predict(x_hat) if judge is not None else None
         labels = test.labels[index] if judge is not None else None
         return quality.image_statistics(images, x_hat, labels=labels, predicted=predicted,
                                        symbols=np.full(batch_size, mp[0]))
+
+    def _attacked(self, model: Any, judge: Any, x: torch.Tensor, labels: np.ndarray, epsilon: float) -> torch.Tensor:
+        """PGD images (:func:`linksim.adversarial.pgd_linf`) against the judge of the noiseless
+        reconstruction (white box, no channel), on the 8-bit grid the transmitter sends."""
+        from ...adversarial import pgd_linf
+
+        if judge is None:
+            raise UserError("params.epsilon: semantic noise attacks the downstream judge; the data has no labels")
+        target = torch.as_tensor(labels, device=x.device).long()
+
+        def loss(v: torch.Tensor) -> torch.Tensor:
+            return torch.nn.functional.cross_entropy(judge.logits(model.decoder(model.encoder(v, training=False),
+                                                                                training=False)), target,
+                                                     reduction="sum")
+
+        attacked = pgd_linf(loss, x, epsilon, self.params.attack_steps)
+        return torch.round(attacked * 255.0) / 255.0
 
     # ----------------------------------------------------------------- records
     def provenance(self) -> Dict[str, Any]:
