@@ -7,14 +7,17 @@ it directly. User errors print one line, ``linksim: error: <message>``, no trace
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, List, NoReturn, Optional, Sequence
 
 from .errors import TrainingDiverged, UserError
+from .executors import WorkerFailed
 
 if TYPE_CHECKING:
+    from .executors import Executor
     from .scenario import Scenario
 
 
@@ -44,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quick", action="store_true", help="few batches and tiny models (smoke test)")
     run.add_argument("--cache", type=Path, default=None, help="weight/data cache (default $LINKSIM_CACHE or ~/.cache/linksim)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--jobs", type=int, default=None, metavar="N",
+                     help="simulate batches in N worker processes of --threads threads each (default 1 thread); "
+                          "results equal a serial run's (default: one process, serial)")
+    _executor_options(run)
     _threads_option(run)
     _plugin_option(run)
 
@@ -75,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--jobs", type=int, default=1, metavar="N",
                        help="train in N parallel processes, one model (or system) each, with --threads "
                             "threads each (default 1 process; with N > 1, 1 thread unless --threads is given)")
+    _executor_options(train)
     _threads_option(train)
     _plugin_option(train)
 
@@ -88,6 +96,25 @@ def _parser() -> argparse.ArgumentParser:
     data_fetch.add_argument("name", help="a dataset of `linksim data list`")
     data_fetch.add_argument("--cache", type=Path, default=None, help="cache root (default $LINKSIM_CACHE or ~/.cache/linksim)")
     return p
+
+
+def _executor_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--executor", choices=["local", "ray"], default="local",
+                        help="where --jobs workers run: local processes, or Ray tasks (pip install 'linksim[ray]'; "
+                             "a local Ray instance unless --address is given)")
+    parser.add_argument("--address", default=None, metavar="ADDR",
+                        help="with --executor ray: an existing Ray cluster (auto, HOST:6379 or ray://HOST:10001)")
+
+
+def _make_executor(args: argparse.Namespace) -> Optional["Executor"]:
+    """The executor of ``--jobs/--executor/--address``; ``None`` for a serial run in this process."""
+    from .executors import make_executor
+
+    if args.jobs is not None:
+        _check_threads(args.jobs, "--jobs")
+    if args.executor == "local" and args.address is None and (args.jobs or 1) == 1:
+        return None
+    return make_executor(args.executor, args.jobs, threads=args.threads, plugins=args.plugin, address=args.address)
 
 
 def _threads_option(parser: argparse.ArgumentParser) -> None:
@@ -108,10 +135,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _check_threads(args.threads)
     scenario = load_scenario(args.scenario, plugins=args.plugin)
     _set_threads(args.threads)
-    result = run_scenario(
-        scenario, out=args.out, plots_dir=args.plots, device=args.device, fresh=args.fresh,
-        quick=args.quick, cache_dir=args.cache, progress=not args.no_progress, scenario_path=args.scenario,
-    )
+    executor = _make_executor(args)
+    with executor if executor is not None else contextlib.nullcontext():
+        result = run_scenario(
+            scenario, out=args.out, plots_dir=args.plots, device=args.device, fresh=args.fresh,
+            quick=args.quick, cache_dir=args.cache, progress=not args.no_progress, scenario_path=args.scenario,
+            executor=executor,
+        )
     print(f"results: {result.results_path}")
     print(f"table:   {result.csv_path}")
     for fig in result.figures:
@@ -189,7 +219,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     _check_threads(args.jobs, "--jobs")
     scenario = load_scenario(args.scenario, plugins=args.plugin)
     _set_threads(args.threads)
-    if args.jobs > 1:
+    if args.jobs > 1 or args.executor == "ray":
         failed = _train_in_processes(scenario, args)
         if failed:
             print(f"linksim: error: training failed for {', '.join(failed)} (see their lines above)", file=sys.stderr)
@@ -209,7 +239,7 @@ def _train_in_processes(scenario: Scenario, args: argparse.Namespace) -> List[st
     """``linksim train --jobs N``: train the scenario's units in parallel processes; the names of failures."""
     from .assembly import Runtime
     from .runner import default_cache_dir
-    from .train_jobs import run_parallel, training_units, unit_command
+    from .train_jobs import training_units, unit_command
 
     labels = [spec.label for spec in scenario.systems]
     for label in args.only or []:
@@ -226,9 +256,14 @@ def _train_in_processes(scenario: Scenario, args: argparse.Namespace) -> List[st
     if not units:
         print("no learned system to train", flush=True)
         return []
-    print(f"training {len(units)} unit(s) in {min(args.jobs, len(units))} process(es) "
-          f"of {threads} thread(s) each", flush=True)
-    return run_parallel(commands, args.jobs)
+    from .executors import make_executor
+
+    jobs = args.jobs if args.jobs > 1 or args.address is None else None  # a cluster: all its CPUs
+    with make_executor(args.executor, jobs, threads=threads, plugins=args.plugin, address=args.address) as executor:
+        where = f" on {executor.describe()}" if executor.name != "local" else ""
+        print(f"training {len(units)} unit(s) in {min(executor.workers, len(units))} process(es) "
+              f"of {threads} thread(s) each{where}", flush=True)
+        return executor.run_commands(commands)
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
@@ -274,7 +309,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return int(exc.code or 0)
     try:
         return _COMMANDS[args.command](args)
-    except (UserError, TrainingDiverged) as exc:
+    except (UserError, TrainingDiverged, WorkerFailed) as exc:
         print(f"linksim: error: {one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

@@ -16,7 +16,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 import torch
 
@@ -27,6 +27,9 @@ from .paths import cache_root
 from .provenance import collect_provenance
 from .results import PointRecord, ResultStore, write_csv
 from .scenario import MonteCarloSpec, Scenario
+
+if TYPE_CHECKING:
+    from .executors import Executor
 
 SEED_MODULUS = 2**63
 
@@ -121,6 +124,15 @@ class StoppingRule:
         est = self.metric.estimate(rec.totals)
         below = self.mc.min_value is not None and self.metric.is_error_rate and est.value < self.mc.min_value
         return PointOutcome(error_free=(errors == 0 and self.metric.is_error_rate), below_floor=bool(below))
+
+
+def skip_reason_after(mc: MonteCarloSpec, outcome: PointOutcome) -> str:
+    """Why the points after one with ``outcome`` are skipped (``""``: they are not)."""
+    if mc.skip_error_free and outcome.error_free:
+        return "skipped: an earlier point was error-free"
+    if outcome.below_floor:
+        return "skipped: an earlier point was below min_value"
+    return ""
 
 
 ProgressFactory = Callable[..., Any]
@@ -226,12 +238,7 @@ class Runner:
                 skip_reason = self._skip_reason(rule.outcome(rec))
 
     def _skip_reason(self, outcome: PointOutcome) -> str:
-        mc = self.scenario.monte_carlo
-        if mc.skip_error_free and outcome.error_free:
-            return "skipped: an earlier point was error-free"
-        if outcome.below_floor:
-            return "skipped: an earlier point was below min_value"
-        return ""
+        return skip_reason_after(self.scenario.monte_carlo, outcome)
 
     def _run_point(self, system: Any, rec: PointRecord, rule: Optional[StoppingRule]) -> None:
         mc = self.scenario.monte_carlo
@@ -320,6 +327,7 @@ def run_scenario(
     cache_dir: Optional[Path] = None,
     progress: bool = True,
     scenario_path: Optional[Path] = None,
+    executor: Optional["Executor"] = None,
 ) -> RunResult:
     """Run ``scenario`` end to end: simulate (resuming), write CSV and figures.
 
@@ -332,6 +340,8 @@ def run_scenario(
     :param fresh: Discard earlier results in ``out`` instead of resuming.
     :param quick: Apply the scenario's quick Monte-Carlo overrides and tiny training.
     :param scenario_path: The file the scenario came from (a shipped one refreshes ``plots/``).
+    :param executor: Simulate batches on these workers (:mod:`linksim.parallel_run`; same
+        results as serial); ``None`` or a local executor with one worker: in this process.
     """
     from .files import FolderLock, check_writable_folder, clean_stale_temp_files
     from .plotting import draw_outputs
@@ -358,7 +368,15 @@ def run_scenario(
         previous_elapsed = float(store.provenance.get("elapsed_s", 0.0))
         store.provenance.update(collect_provenance(device=runtime.device, scenario_hash=scenario_hash,
                                                    seed=scenario.seed, quick=quick))
-        Runner(scenario, store, runtime, progress=progress).run()
+        if executor is None or (executor.name == "local" and executor.workers == 1):
+            store.provenance.pop("executor", None)
+            Runner(scenario, store, runtime, progress=progress).run()
+        else:
+            from .parallel_run import ParallelRunner
+
+            store.provenance["executor"] = executor.describe()
+            ParallelRunner(scenario, store, runtime, executor, progress=progress,
+                           requested_device=device or scenario.device).run()
         store.provenance["elapsed_s"] = previous_elapsed + (time.time() - started)
         store.save()
         csv_path = write_csv(store)
