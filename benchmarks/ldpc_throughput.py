@@ -14,11 +14,14 @@ one device, and the script reports information bits per second of each and their
 * sionna: :func:`sionna.phy.utils.sim_ber` with an ``mc_fun`` built from Sionna blocks
   (BinarySource, LDPC5GEncoder, Mapper, AWGN, Demapper, LDPC5GDecoder). The blocks are
   built once per process (reported as "build"); the timed region is the ``sim_ber`` call.
+  This side is the reference: Sionna's own decoder, whereas linksim decodes with
+  :class:`linksim.phy.ldpc_decoder.FastLDPC5GDecoder` (same decisions, faster BP core).
 
 Runs alternate linksim / sionna. One warm-up run of each comes first and is discarded;
 then ``--repeats`` measured runs of each (the order flips on every repeat, so drift in
 machine load hits both sides alike). Reported: the median over the measured runs, and
-the ratio of each back-to-back pair.
+the ratio of each back-to-back pair. The last line printed is
+``ratio linksim/sim_ber: X.XX`` (the ratio of the medians), for scripts.
 
 Examples (see benchmarks/README.md)::
 
@@ -207,6 +210,15 @@ def _ensure_runner_accepts_cuda(device: str) -> Optional[str]:
     return "runner.use_device('cuda') raised ValueError (Sionna wants 'cuda:0'); benchmark shim applied"
 
 
+def linksim_decoder_name(args: argparse.Namespace) -> str:
+    """Module and class of the BP decoder linksim's ``ldpc5g`` code uses."""
+    from linksim.phy.codes import build_code
+
+    code = build_code({"type": "ldpc5g", "k": args.k, "n": args.n, "num_iter": args.num_iter})
+    decoder = getattr(code, "_decoder", None)
+    return f"{type(decoder).__module__}.{type(decoder).__name__}" if decoder is not None else "?"
+
+
 def run_linksim(args: argparse.Namespace, device: str) -> Dict[str, Any]:
     from linksim.runner import run_scenario
     from linksim.scenario import parse_scenario
@@ -308,6 +320,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     sionna.phy.config.device = sionna_device(device)
     env = environment(device)
     notes = [n for n in [_ensure_runner_accepts_cuda(device)] if n]
+    notes.append(f"decoders: linksim {linksim_decoder_name(args)}, sionna sionna.phy.fec.ldpc.LDPC5GDecoder "
+                 "(the reference)")
     if args.compile:
         notes.append(f"sionna mc_fun compiled (mode {args.compile_mode!r}); linksim runs eager")
 
@@ -373,6 +387,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(payload, indent=1))
         print(f"wrote {args.json}")
+    print(f"ratio linksim/sim_ber: {ratio:.2f}")  # last line, for scripts: the ratio of the medians
     return 0
 
 

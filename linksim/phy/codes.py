@@ -27,12 +27,14 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from pydantic import Field, field_validator, model_validator
-from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder, LDPCBPDecoder
+from sionna.phy.fec.ldpc import LDPC5GEncoder
 from sionna.phy.fec.turbo import TurboDecoder, TurboEncoder
 
 from ..errors import UserError
 from ..registry import ParamsModel, build_component, codes
 from .base import ChannelCode
+from .ldpc_decoder import FastLDPC5GDecoder, FastLDPCBPDecoder
+from .turbo_decoder import TurboMapDecoder
 
 __all__ = [
     "Uncoded",
@@ -113,7 +115,9 @@ class Ldpc5G(ChannelCode):
     """5G NR LDPC code (3GPP TS 38.212) with rate matching, via Sionna's LDPC5GEncoder/Decoder.
 
     Decoding is flooding belief propagation on the (pruned) 5G graph with ``num_iter``
-    iterations and no early stopping; it returns the ``k`` information bits.
+    iterations and no early stopping; it returns the ``k`` information bits. The decoder
+    is :class:`~linksim.phy.ldpc_decoder.FastLDPC5GDecoder`: Sionna's ``LDPC5GDecoder``
+    (rate recovery included) with a faster BP core, bit-identical in its decisions.
     """
 
     class Params(ParamsModel):
@@ -145,7 +149,7 @@ class Ldpc5G(ChannelCode):
         p = self.params
         try:
             self._encoder = LDPC5GEncoder(p.k, p.n)
-            self._decoder = LDPC5GDecoder(
+            self._decoder = FastLDPC5GDecoder(
                 self._encoder,
                 cn_update=p.cn_update,
                 num_iter=p.num_iter,
@@ -381,12 +385,13 @@ class _DualDiagonalEncoder:
 
 @codes.register("wimax_ldpc")
 class WimaxLdpc(ChannelCode):
-    """IEEE 802.16e (WiMAX) QC-LDPC code, decoded by Sionna's generic BP decoder.
+    """IEEE 802.16e (WiMAX) QC-LDPC code, decoded by flooding BP on ``H``.
 
     ``H`` is expanded from the standard's base matrices (:func:`wimax_pcm`); encoding is
     systematic (``c = [u, p]``) and exploits the dual-diagonal parity structure; decoding
-    is flooding BP (:class:`sionna.phy.fec.ldpc.LDPCBPDecoder`) with ``num_iter``
-    iterations, returning the first ``k`` (information) bits.
+    is flooding BP with ``num_iter`` iterations, returning the first ``k`` (information)
+    bits: :class:`~linksim.phy.ldpc_decoder.FastLDPCBPDecoder`, bit-identical in its
+    decisions to Sionna's generic :class:`sionna.phy.fec.ldpc.LDPCBPDecoder`, faster.
     """
 
     class Params(ParamsModel):
@@ -418,7 +423,7 @@ class WimaxLdpc(ChannelCode):
         self.n = p.n
         self.k = p.n - self.pcm.shape[0]
         self._encoder = _DualDiagonalEncoder(self.base, self.z)
-        self._decoder = LDPCBPDecoder(self.pcm, cn_update=p.cn_update, hard_out=True, num_iter=p.num_iter)
+        self._decoder = FastLDPCBPDecoder(self.pcm, cn_update=p.cn_update, hard_out=True, num_iter=p.num_iter)
 
     def encode(self, u: torch.Tensor) -> torch.Tensor:
         """``[..., k]`` float 0/1 -> ``[..., n]`` systematic codeword ``[u, parity]``."""
@@ -462,7 +467,9 @@ class Turbo(ChannelCode):
     Two 8-state RSC encoders (constraint length 4, generators 13/15 octal as in LTE);
     termination adds 12 tail bits, so ``n = 3 k + 12`` and ``rate = k / (3 k + 12)``.
     Decoding is iterative BCJR (``algorithm``: exact "map", "log" or "maxlog") with
-    ``num_iter`` iterations.
+    ``num_iter`` iterations: Sionna's ``TurboDecoder``, except that "map" runs
+    :class:`~linksim.phy.turbo_decoder.TurboMapDecoder`, which returns the same
+    decisions (bit-identical LLRs) several times faster.
     """
 
     class Params(ParamsModel):
@@ -485,11 +492,14 @@ class Turbo(ChannelCode):
         super().__init__(params)
         p = self.params
         self._encoder = TurboEncoder(constraint_length=4, rate=1 / 3, terminate=True, interleaver_type="3GPP")
-        self._decoder = TurboDecoder(self._encoder, num_iter=p.num_iter, hard_out=True, algorithm=p.algorithm)
         self.k = p.k
         # Sionna's TurboEncoder.n omits the tail bits; take n from an actual codeword.
         self.n = int(self._encoder(torch.zeros(1, p.k)).shape[-1])
         assert self.n == 3 * p.k + 4 * (self._encoder.constraint_length - 1), self.n
+        if p.algorithm == "map":  # same decisions as Sionna's, several times faster (turbo_decoder.py)
+            self._decoder = TurboMapDecoder(self._encoder, p.k, p.num_iter)
+        else:
+            self._decoder = TurboDecoder(self._encoder, num_iter=p.num_iter, hard_out=True, algorithm=p.algorithm)
 
     def encode(self, u: torch.Tensor) -> torch.Tensor:
         """``[..., k]`` float 0/1 -> ``[..., 3k + 12]`` (systematic, parity 1, parity 2, tails)."""
