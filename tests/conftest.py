@@ -11,6 +11,12 @@ sys.path.insert(0, str(Path(__file__).parent / "bad_inputs"))  # harness, make_c
 
 import pytest  # noqa: E402
 
+if os.environ.get("PYTEST_XDIST_WORKER"):  # one process per core (pytest -n): one torch thread each
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch  # noqa: E402
+
+    torch.set_num_threads(1)
+
 REPO = Path(__file__).resolve().parents[1]
 #: The user's cache as it was before the tests isolated theirs: datasets fetched there by
 #: ``linksim data fetch`` are lent to the tests that need them (see ``fetched_data``).
