@@ -14,7 +14,9 @@ Register a new metric with::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Mapping, Optional, Tuple
+from typing import Callable, ClassVar, Dict, Mapping, Optional, Tuple
+
+import numpy as np
 
 from .registry import metrics
 from .stats import Estimate, mean_t, proportion
@@ -168,6 +170,32 @@ _SHIPPED = {
     "gradient_samples": (MeanMetric("gradient_samples", "gradient_samples", label="Gradient samples"),
                          "Examples through a backward pass in the model's training or unlearning (machine-free cost)."),
 }
+#: bAbI task numbers with a per-task accuracy metric (``accuracy_task1`` ... ``accuracy_task20``).
+BABI_TASKS = tuple(range(1, 21))
+
+
+def task_accuracy_stats(correct: "np.ndarray", task: "np.ndarray") -> Dict[str, float]:
+    """Per-task statistics of one batch: ``correct_task<t>`` and ``trials_task<t>`` for every
+    task ``t`` present in ``task``.
+
+    :param correct: ``[B]`` bool, whether each answer was right.
+    :param task: ``[B]`` int, the bAbI task number (1..20) of each question.
+    """
+    out: Dict[str, float] = {}
+    for t in np.unique(task):
+        mask = task == t
+        out[f"correct_task{int(t)}"] = float(correct[mask].sum())
+        out[f"trials_task{int(t)}"] = float(mask.sum())
+    return out
+
+
+for _task in BABI_TASKS:
+    _SHIPPED[f"accuracy_task{_task}"] = (
+        ProportionMetric(f"accuracy_task{_task}", f"correct_task{_task}", f"trials_task{_task}", error_rate=False,
+                         label=f"Accuracy, bAbI task {_task}"),
+        f"Answer accuracy on the questions of bAbI task {_task} (Mem-DeepSC systems).")
+TASK_ACCURACY_METRICS = frozenset(f"accuracy_task{t}" for t in BABI_TASKS)
+
 for _name, (_metric, _summary) in _SHIPPED.items():
     metrics.register(_name, summary=_summary)(_factory(_metric))
 

@@ -17,7 +17,11 @@ torch thread count per process):
   points they skip are recorded as skipped, whatever their workers had computed;
 * the first unfinished point of every system is persisted as it grows, so an
   interrupted run resumes where the serial runner would (completed batches of later,
-  still uncommitted points are recomputed).
+  still uncommitted points are recomputed);
+* when a local worker process dies, every task of its pool fails: those tasks are rerun
+  one at a time, so the one that kills its worker is known; it is retried once
+  (:data:`~linksim.executors.TASK_RETRIES`), then reported naming its system, point and
+  batch. (Ray retries the task whose worker died by itself.)
 
 At most ``2 x workers`` batches are in flight, earlier systems and points first, and at
 most ``workers`` batches of one point beyond its last committed batch.
@@ -170,6 +174,8 @@ class ParallelRunner:
         self.capacity = 2 * max(1, executor.workers)
         self._works: List[List[Optional[_PointWork]]] = []
         self._futures: Dict["cf.Future[BatchResult]", Tuple[_PointWork, int, int]] = {}
+        #: Tasks that were in flight when a local worker died, rerun one at a time to find the culprit.
+        self._suspects: List[Tuple[_PointWork, int, int]] = []
         self._bar: Any = None
         self._last_save = 0.0
 
@@ -212,7 +218,15 @@ class ParallelRunner:
         return any(w is not None and not w.committed for row in self._works for w in row)
 
     def _fill(self) -> None:
-        """Submit batches, earliest system and point first, up to the in-flight limits."""
+        """Submit batches, earliest system and point first, up to the in-flight limits.
+
+        While there are suspects of a worker death, they run alone, one after another.
+        """
+        if self._suspects:
+            if not self._futures:
+                work, batch, attempt = self._suspects.pop(0)
+                self._submit(work, batch, attempt)
+            return
         max_batches = self.scenario.monte_carlo.max_batches
         for row in self._works:
             for work in row:
@@ -241,12 +255,9 @@ class ParallelRunner:
             cause = getattr(exc, "cause", None) or exc  # Ray wraps the worker's exception
             if isinstance(cause, (UserError, TrainingDiverged)):
                 raise type(cause)(f"{self._where(work, batch)}: {cause}") from None
-            if isinstance(exc, cf.process.BrokenProcessPool) and attempt < TASK_RETRIES:
-                restart = getattr(self.executor, "restart", None)
-                if restart is not None:
-                    self._resubmit_broken()
-                self._submit(work, batch, attempt + 1)
-                return
+            if isinstance(exc, cf.process.BrokenProcessPool):
+                if not self._worker_died(work, batch, attempt):
+                    return
             raise WorkerFailed(f"{self._where(work, batch)} failed on a worker"
                                f"{' after a retry' if attempt else ''}: {type(cause).__name__}: {cause}") from None
         if work.finished:
@@ -261,14 +272,27 @@ class ParallelRunner:
             self._advance_bar(1)
             self._check_stop(work)
 
-    def _resubmit_broken(self) -> None:
-        """A local worker died: every task of the broken pool fails; start a new pool and resend them."""
-        lost = list(self._futures.items())
-        self._futures.clear()
+    def _worker_died(self, work: _PointWork, batch: int, attempt: int) -> bool:
+        """A local worker process died (every task of its pool fails): restart the pool and
+        rerun the tasks that were in flight one at a time. A task is charged an attempt only
+        when it ran alone; True when it has used up its retries (the caller reports it).
+        """
+        if self._futures:  # others were running too: this one may be innocent
+            lost = [(work, batch, attempt)] + list(self._futures.values())
+            for future in self._futures:
+                future.cancel()
+            self._futures.clear()
+            for lost_work, _, _ in lost[1:]:
+                lost_work.in_flight -= 1
+            self._suspects = lost + self._suspects
+            self.executor.restart()  # type: ignore[attr-defined]
+            return False
+        # it ran alone: it killed its worker
         self.executor.restart()  # type: ignore[attr-defined]
-        for _, (work, batch, attempt) in lost:
-            work.in_flight -= 1
-            self._submit(work, batch, attempt + 1)
+        if attempt < TASK_RETRIES:
+            self._suspects.insert(0, (work, batch, attempt + 1))
+            return False
+        return True
 
     def _check_stop(self, work: _PointWork) -> None:
         """The serial runner's test before each batch; marks the working record done."""

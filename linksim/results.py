@@ -347,6 +347,8 @@ class Table:
     header: List[str]
     rows: List[List[str]]
     md_rows: List[List[str]]
+    #: Markdown header (default: ``header``); differs when intervals share a cell with the value.
+    md_header: Optional[List[str]] = None
 
 
 def sweep_grid(scenario: Dict[str, Any]) -> List[float]:
@@ -360,34 +362,52 @@ def build_table(store: ResultStore, spec: Any) -> Table:
     """The table of a :class:`~linksim.scenario.TableSpec`, from the store's records alone.
 
     Columns ``metric, system, <parameter>=<value>...`` (one per sweep value, in sweep
-    order); one row per metric (in the spec's order) per system (the spec's
-    ``systems`` or all, in scenario order). Cells hold ``scale[metric] * estimate``,
-    formatted with ``spec.format`` (CSV default: full precision; Markdown default
-    ``{:.4g}``), empty (Markdown ``-``) where the point has no data.
+    order; with ``spec.interval`` each followed by ``... ci_low`` and ``... ci_high``); one
+    row per metric (in the spec's order) per system (the spec's ``systems`` or all, in
+    scenario order). Cells hold ``scale[metric] * estimate``, formatted with
+    ``spec.format`` (CSV default: full precision; Markdown default ``{:.4g}``), empty
+    (Markdown ``-``) where the point has no data; Markdown cells with an interval read
+    ``value [low, high]``.
     """
     scenario = store.scenario
     param = scenario["sweep"].get("parameter", "snr_db")
     grid = sweep_grid(scenario)
     labels = spec.systems or [s["label"] for s in scenario["systems"]]
-    values = {(r.metric, r.system, r.point_index): r.value for r in metric_rows(store)}
-    header = ["metric", "system", *(f"{param}={value_label(v, spec.labels)}" for v in grid)]
+    interval = bool(getattr(spec, "interval", False))
+    estimates = {(r.metric, r.system, r.point_index): (r.value, r.ci_low, r.ci_high) for r in metric_rows(store)}
+    header = ["metric", "system"]
+    for v in grid:
+        column = f"{param}={value_label(v, spec.labels)}"
+        header += [column, f"{column} ci_low", f"{column} ci_high"] if interval else [column]
     rows, md_rows = [], []
     for metric in spec.metrics:
         scale = float(spec.scale.get(metric, 1.0))
+
+        def csv_cell(x: float) -> str:
+            return spec.format.format(scale * x) if spec.format else _fmt(scale * x)
+
+        def md_cell(x: float) -> str:
+            return spec.format.format(scale * x) if spec.format else f"{scale * x:.4g}"
+
         for label in labels:
             cells, md_cells = [], []
             for i in range(len(grid)):
-                value = values.get((metric, label, i))
+                value, low, high = estimates.get((metric, label, i), (None, None, None))
                 if value is None or not math.isfinite(value):
-                    cells.append("")
+                    cells += [""] * (3 if interval else 1)
                     md_cells.append("-")
                     continue
-                scaled = scale * value
-                cells.append(spec.format.format(scaled) if spec.format else _fmt(scaled))
-                md_cells.append(spec.format.format(scaled) if spec.format else f"{scaled:.4g}")
+                if interval:
+                    cells += [csv_cell(value), csv_cell(low), csv_cell(high)]
+                    md_cells.append(f"{md_cell(value)} [{md_cell(low)}, {md_cell(high)}]")
+                else:
+                    cells.append(csv_cell(value))
+                    md_cells.append(md_cell(value))
             rows.append([metric, label, *cells])
             md_rows.append([metric, label, *md_cells])
-    return Table(header, rows, md_rows)
+    md_header = header if not interval else ["metric", "system",
+                                             *(f"{param}={value_label(v, spec.labels)}" for v in grid)]
+    return Table(header, rows, md_rows, md_header)
 
 
 def table_csv(table: Table) -> str:
@@ -406,6 +426,7 @@ def table_markdown(table: Table) -> str:
     def line(cells: List[str]) -> str:
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
-    out = [line(table.header), "|" + "|".join(["---", "---"] + ["---:"] * (len(table.header) - 2)) + "|"]
+    header = table.md_header or table.header
+    out = [line(header), "|" + "|".join(["---", "---"] + ["---:"] * (len(header) - 2)) + "|"]
     out += [line(r) for r in table.md_rows]
     return "\n".join(out) + "\n"

@@ -235,7 +235,8 @@ class TableSpec(StrictModel):
     one column per sweep value (``<parameter>=<value>``, the value written as a fraction
     such as ``1/24`` with ``labels: fractions``). A cell holds the estimate times
     ``scale[metric]`` (default 1), written with ``format`` (e.g. ``"{:.2f}"``; default:
-    full precision), empty where the point has no data.
+    full precision), empty where the point has no data; with ``interval``, its confidence
+    interval beside it (same scale and format).
     """
 
     file: str = Field(..., pattern=r"^[^/\\\x00-\x1f\x7f]+\.csv$", max_length=100)
@@ -245,6 +246,9 @@ class TableSpec(StrictModel):
     scale: Dict[str, float] = Field(default_factory=dict, max_length=MAX_ITEMS)
     labels: Literal["values", "fractions"] = "values"
     markdown: bool = Field(True, description="Also write the table as Markdown (same name, .md).")
+    interval: bool = Field(False, description="Also write each cell's confidence interval: CSV columns "
+                                              "'<column> ci_low' and '<column> ci_high' after each value "
+                                              "column, Markdown cells 'value [low, high]'.")
 
     @field_validator("file")
     @classmethod

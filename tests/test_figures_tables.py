@@ -13,7 +13,7 @@ import toy_plugin  # noqa: F401  (registers "toy_coin")
 from linksim.cli import main
 from linksim.errors import UserError
 from linksim.plotting import draw_outputs, render_figure
-from linksim.results import ResultStore, build_table, fraction_label, load_results
+from linksim.results import ResultStore, build_table, fraction_label, load_results, table_markdown
 from linksim.runner import run_scenario
 from linksim.scenario import FigureSpec, SweepSpec, TableSpec, parse_scenario
 
@@ -247,6 +247,27 @@ def test_table_csv_and_markdown_cell_by_cell(tmp_path):
     assert md[1] == "|---|---|---:|---:|---:|"
     assert md[3] == "| accuracy | w/o. FT | 83.48 | 88.16 | - |"
     assert len(md) == 8
+
+
+def test_table_with_confidence_intervals(tmp_path):
+    from linksim.stats import wilson_interval
+
+    store = _store(tmp_path, TABLE_SCENARIO, TABLE_TOTALS)
+    spec = TableSpec(file="t.csv", metrics=["accuracy"], systems=["w/o. FT"], format="{:.2f}",
+                     scale={"accuracy": 100}, labels="fractions", interval=True)
+    table = build_table(store, spec)
+    assert table.header == ["metric", "system", "bandwidth_ratio=1/24", "bandwidth_ratio=1/24 ci_low",
+                            "bandwidth_ratio=1/24 ci_high", "bandwidth_ratio=1/12", "bandwidth_ratio=1/12 ci_low",
+                            "bandwidth_ratio=1/12 ci_high", "bandwidth_ratio=1/6", "bandwidth_ratio=1/6 ci_low",
+                            "bandwidth_ratio=1/6 ci_high"]
+    low, high = wilson_interval(8348, 10000)
+    assert table.rows[0] == ["accuracy", "w/o. FT", "83.48", f"{100 * low:.2f}", f"{100 * high:.2f}",
+                             "88.16", *table.rows[0][6:8], "", "", ""]
+    assert 82.0 < 100 * low < 83.48 < 100 * high < 85.0
+    md = table_markdown(table).splitlines()
+    assert md[0] == "| metric | system | bandwidth_ratio=1/24 | bandwidth_ratio=1/12 | bandwidth_ratio=1/6 |"
+    assert md[2] == f"| accuracy | w/o. FT | 83.48 [{100 * low:.2f}, {100 * high:.2f}] | " \
+                    f"88.16 [{table.rows[0][6]}, {table.rows[0][7]}] | - |"
 
 
 def test_table_defaults_and_selection(tmp_path):

@@ -301,6 +301,11 @@ def test_runs_through_the_runner_in_quick_mode(tmp_path):
     assert len(recs) == 8
     for totals in recs.values():
         assert totals["trials"] == 50 and 0 <= totals["correct"] <= 50
+        # per-task statistics (accuracy_task<t>) partition the questions
+        tasks = sorted(int(k[len("trials_task"):]) for k in totals if k.startswith("trials_task"))
+        assert tasks and set(tasks) <= set(TINY_DATA["tasks"])
+        assert sum(totals[f"trials_task{t}"] for t in tasks) == 50
+        assert sum(totals[f"correct_task{t}"] for t in tasks) == totals["correct"]
     spm = {k: v["symbols_per_message_sum"] / v["symbols_per_message_count"] for k, v in recs.items()}
     assert spm[("mem", 0.0)] == spm[("mem", 18.0)] == 32
     assert spm[("cons", 0.0)] == 25 and spm[("cons", 18.0)] == 16

@@ -25,6 +25,7 @@ from pydantic import Field, field_validator
 
 from ...data.babi import answer_token, encode_stories
 from ...data.babi_format import Story
+from ...metrics import TASK_ACCURACY_METRICS, task_accuracy_stats
 from ...phy.amc import AmcParams, AmcTable
 from ...phy.channels import build_channel
 from ...registry import ParamsModel, systems
@@ -65,7 +66,7 @@ class MemDeepSCDigitalBaseline(MemDeepSCSystem):
                 raise ValueError("the digital baseline uses the stage-1 (noiseless) QA model; no variant")
             return value
 
-    metrics_provided: ClassVar[FrozenSet[str]] = frozenset({"accuracy", "symbols_per_message"})
+    metrics_provided: ClassVar[FrozenSet[str]] = frozenset({"accuracy", "symbols_per_message"}) | TASK_ACCURACY_METRICS
     accepts_training: ClassVar[bool] = True
 
     @classmethod
@@ -144,10 +145,12 @@ class MemDeepSCDigitalBaseline(MemDeepSCSystem):
         pred = torch.as_tensor(logits).argmax(dim=-1).cpu().numpy()
         truth = np.array([self.data.vocab.id(_answer(s)) for s in stories])
         symbols = reception.symbols.astype(np.float64)
-        return {"correct": int((pred == truth).sum()), "trials": batch_size,
+        hits = pred == truth
+        return {"correct": int(hits.sum()), "trials": batch_size,
                 "symbols_per_message_sum": float(symbols.sum()),
                 "symbols_per_message_sumsq": float((symbols ** 2).sum()),
-                "symbols_per_message_count": float(symbols.size)}
+                "symbols_per_message_count": float(symbols.size),
+                **task_accuracy_stats(hits, np.array([s.task for s in stories]))}
 
     def provenance(self) -> Dict[str, Any]:
         out = super().provenance()

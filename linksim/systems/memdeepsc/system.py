@@ -50,6 +50,7 @@ import torch
 from pydantic import Field, ValidationInfo, field_validator
 
 from ...errors import UserError
+from ...metrics import TASK_ACCURACY_METRICS, task_accuracy_stats
 from ...registry import ParamsModel, build_component, channels, datasets, systems, \
     validate_model, validate_params
 from ...weights import WeightStore, config_hash, file_sha256
@@ -238,7 +239,7 @@ class MemDeepSCSystem(System):
 
     Training = TrainingParams
     sweep_parameters: ClassVar[FrozenSet[str]] = frozenset({"snr_db"})
-    metrics_provided: ClassVar[FrozenSet[str]] = frozenset({"accuracy", "symbols_per_message"})
+    metrics_provided: ClassVar[FrozenSet[str]] = frozenset({"accuracy", "symbols_per_message"}) | TASK_ACCURACY_METRICS
     accepts_training: ClassVar[bool] = True
 
     params: "MemDeepSCSystem.Params"
@@ -388,7 +389,8 @@ class MemDeepSCSystem(System):
         test = self.data.split("test")
         self._test = {"context": np.asarray(test.context, dtype=np.int64),
                       "question": np.asarray(test.question, dtype=np.int64),
-                      "answer": np.asarray(test.answer, dtype=np.int64)}
+                      "answer": np.asarray(test.answer, dtype=np.int64),
+                      "task": np.asarray(test.task, dtype=np.int64)}
 
     def _use_evaluation_channel(self) -> None:
         """Evaluate over the scenario's channel, whatever channel the model trained on.
@@ -552,14 +554,16 @@ class MemDeepSCSystem(System):
                   "snr_db": np.full(batch_size, snr_db, dtype=np.float32)}
         logits, kept, sent = self.model.transceive(inputs, training=False)
         pred = torch.as_tensor(logits).argmax(dim=-1).cpu().numpy()
-        correct = int((pred == self._test["answer"][idx]).sum())
+        hits = pred == self._test["answer"][idx]
+        correct = int(hits.sum())
         per_sentence = (torch.as_tensor(kept) + overhead).double()
         sent_t = torch.as_tensor(sent).double()
         count = float(sent_t.sum())
         total = float((per_sentence * sent_t).sum())
         total_sq = float((per_sentence.square() * sent_t).sum())
         return {"correct": correct, "trials": batch_size, "symbols_per_message_sum": total,
-                "symbols_per_message_sumsq": total_sq, "symbols_per_message_count": count}
+                "symbols_per_message_sumsq": total_sq, "symbols_per_message_count": count,
+                **task_accuracy_stats(hits, self._test["task"][idx])}
 
     # ------------------------------------------------------------------ records
 
