@@ -46,7 +46,11 @@ def wilson_interval(successes: float, trials: float, confidence: float = 0.95) -
     denom = 1.0 + z * z / trials
     centre = (p + z * z / (2.0 * trials)) / denom
     half = z * math.sqrt(p * (1.0 - p) / trials + z * z / (4.0 * trials * trials)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # The interval contains p; at k = 0 (k = n) its lower (upper) end is exactly 0 (1),
+    # which floating-point rounding of centre -/+ half would miss by about 1e-17.
+    low = 0.0 if successes <= 0 else max(0.0, min(p, centre - half))
+    high = 1.0 if successes >= trials else min(1.0, max(p, centre + half))
+    return (low, high)
 
 
 def clopper_pearson_interval(successes: float, trials: float, confidence: float = 0.95) -> Tuple[float, float]:

@@ -28,7 +28,34 @@ def _seed() -> None:
 
 @pytest.fixture(scope="module")
 def default_table() -> AmcTable:
+    """The Turbo table (order adaptation only), the default before rate adaptation."""
+    return AmcParams(preset="turbo_order").build()
+
+
+@pytest.fixture(scope="module")
+def rate_order_table() -> AmcTable:
     return AmcParams().build()
+
+
+def test_the_default_table_adapts_code_rate_and_order(rate_order_table: AmcTable) -> None:
+    schemes = list(rate_order_table)
+    assert len(schemes) == 12 and all(s.code.registered_name == "ldpc5g" and s.code.k == 256 for s in schemes)
+    assert {round(s.code.rate, 2) for s in schemes} == {0.33, 0.5, 0.67, 0.75, 0.83}
+    assert {s.modulation.order for s in schemes} == {4, 16, 64}
+    # sorted by efficiency, thresholds rising with it: no scheme is dominated
+    assert np.all(np.diff([s.efficiency for s in schemes]) > 0)
+    assert np.all(np.diff(rate_order_table.thresholds_db) > 0)
+    picks = [rate_order_table.select(snr) for snr in (-5.0, 2.0, 8.0, 20.0)]
+    assert [(p.modulation.order, round(p.code.rate, 2)) for p in picks] == [(4, 0.33), (4, 0.5), (16, 0.5), (64, 0.83)]
+
+
+@pytest.mark.slow
+def test_rate_order_thresholds_reproduce(rate_order_table: AmcTable) -> None:
+    """Each LDPC threshold sits at the 10 % BLER crossing (cheap check: 64 blocks, +-1 dB)."""
+    for scheme in rate_order_table:
+        low, high = awgn_bler(scheme.code, scheme.modulation, [scheme.min_snr_db - 1.0, scheme.min_snr_db + 1.0],
+                              num_blocks=64, batch_size=64, max_block_errors=None)
+        assert low > 0.3 and high < 0.05, (scheme, low, high)
 
 
 def test_default_table(default_table: AmcTable) -> None:

@@ -51,6 +51,14 @@ def test_wilson_and_clopper_pearson_cover_known_values():
     assert est.value == 1.0
 
 
+@pytest.mark.parametrize("trials", [1, 3, 7, 10, 49, 1000])
+def test_wilson_interval_is_exact_at_the_boundaries_and_contains_the_estimate(trials):
+    assert wilson_interval(0, trials)[0] == 0.0 and wilson_interval(trials, trials)[1] == 1.0
+    for k in range(0, trials + 1, max(1, trials // 7)):
+        low, high = wilson_interval(k, trials)
+        assert low <= k / trials <= high
+
+
 def test_proportion_interval_coverage_is_about_95_percent():
     import numpy as np
 

@@ -68,6 +68,37 @@ def test_payload_round_trip_at_high_snr():
     assert not garbled.intact.any() and garbled.bit_errors.sum() > 0
 
 
+def test_a_multi_block_sentence_sees_one_fade_under_block_coherence():
+    """Under ``coherence: block`` the blocks of one message share a channel row (one fade),
+    as a learned link's sentence does; under AWGN the blocks go out one per row as before."""
+    import sionna.phy
+
+    from linksim.phy.channels import build_channel
+    from linksim.phy.codes import build_code
+    from linksim.phy.link import CodedModulationLink
+    from linksim.phy.modulation import Modulation
+    from linksim.source.payload import send_payloads, utf8_decode, utf8_encode
+
+    texts = ["where is mary?", "john went back to the hallway and picked up the football there.", "yes"]
+    for channel_spec, expected_rows in (({"type": "rayleigh", "coherence": "block"}, [(2, 195), (1, 390)]),
+                                        ({"type": "awgn"}, [(4, 195)])):
+        channel = build_channel(channel_spec)
+        seen = []
+
+        def spy(x, no, _channel=channel, _seen=seen):
+            _seen.append(tuple(x.shape))
+            return _channel(x, no)
+
+        link = CodedModulationLink(build_code({"type": "turbo", "k": 256}), Modulation(16), channel)
+        link.channel = spy
+        link.channel.params = getattr(channel, "params", None)
+        sionna.phy.config.seed = 5
+        got = send_payloads(link, [utf8_encode(t) for t in texts], 40.0)
+        assert seen == expected_rows, channel_spec
+        assert [utf8_decode(p) for p in got.payloads] == texts
+        assert got.symbols.tolist() == [195, 390, 195]
+
+
 def test_evaluation_uses_the_scenario_channel_not_the_training_channel(tmp_path):
     """``train_channel`` changes what the model trains on, never what it is tested on."""
     from linksim.assembly import Runtime, build_system
@@ -81,3 +112,37 @@ def test_evaluation_uses_the_scenario_channel_not_the_training_channel(tmp_path)
     system.setup()
     used = system.model.channel.channel
     assert isinstance(used, RicianChannel) and used.params.csi.type == "imperfect"
+
+
+def test_official_format_files_of_several_tasks_run_end_to_end(tmp_path):
+    """``source: official`` on files in the en-10k layout (four task types, written by the
+    generator) through the runner: both Mem-DeepSC systems, per-task accuracy, its table."""
+    import csv
+
+    from linksim.data.babi_generator import write_generated_dataset
+    from linksim.runner import run_scenario
+    from linksim.scenario import parse_scenario
+
+    tasks = [1, 2, 8, 15]
+    write_generated_dataset(tmp_path / "babi", tasks, num_train=40, num_test=10, seed=3)
+    per_task = [f"accuracy_task{t}" for t in tasks]
+    scenario = parse_scenario({
+        "name": "md-official", "seed": 1,
+        "data": {"type": "babi", "source": "official", "path": str(tmp_path / "babi"), "tasks": tasks,
+                 "num_train": 30, "num_valid": 10, "num_test": 10},
+        "channel": {"type": "rician", "k_factor": 2, "coherence": "block"},
+        "sweep": {"parameter": "snr_db", "values": [0, 15]},
+        "systems": [{"label": "mem", "type": "memdeepsc"}, {"label": "utf8", "type": "memdeepsc_digital"}],
+        "metrics": ["accuracy", *per_task],
+        "monte_carlo": {"batch_size": 40, "max_batches": 1, "quick": {"batch_size": 40, "max_batches": 1}},
+        "tables": [{"file": "per_task.csv", "metrics": per_task, "interval": True}],
+    })
+    result = run_scenario(scenario, out=tmp_path / "run", quick=True, cache_dir=tmp_path / "cache", progress=False)
+    assert "official" in result.store.provenance["systems"]["mem"]["data"]["source"]
+    for rec in result.store:
+        assert sum(rec.totals[f"trials_task{t}"] for t in tasks if f"trials_task{t}" in rec.totals) == 40
+    rows = list(csv.DictReader(open(result.tables[0])))
+    assert [(r["metric"], r["system"]) for r in rows] == [(m, s) for m in per_task for s in ("mem", "utf8")]
+    for row in rows:
+        if row["snr_db=15"]:
+            assert float(row["snr_db=15 ci_low"]) <= float(row["snr_db=15"]) <= float(row["snr_db=15 ci_high"])

@@ -69,7 +69,7 @@ class CodedModulationLink:
         return self.code.k / self.symbols_per_block
 
     def transmit(self, u: torch.Tensor, snr_db: float, *, channel: Optional[Channel] = None,
-                 serial: bool = False) -> torch.Tensor:
+                 serial: bool = False, blocks_per_row: int = 1) -> torch.Tensor:
         """Send information blocks through the link.
 
         :param u: ``[batch, k]`` float 0/1 information bits.
@@ -80,6 +80,9 @@ class CodedModulationLink:
             sees one row of ``batch x symbols_per_block`` channel uses, so fading blocks
             (``coherence``) run across code-block boundaries. Default: each block is its
             own row (its own ``block`` fade).
+        :param blocks_per_row: Consecutive blocks that share one channel row (one
+            ``coherence: block`` fade), e.g. the blocks of one message; ``batch`` must be
+            a multiple of it. Ignored with ``serial``.
         :returns: ``[batch, k]`` decoded bits.
         """
         import sionna.phy
@@ -91,9 +94,17 @@ class CodedModulationLink:
             filler = torch.randint(0, 2, (*c.shape[:-1], pad), generator=gen, device=c.device, dtype=c.dtype)
             c = torch.cat([c, filler], dim=-1)
         x = self.modulation.map(c)
-        out = (channel or self.channel)(x.reshape(1, -1) if serial else x, snr_db_to_no(snr_db))
-        x_hat, no_eff = out.x_hat, out.no_eff
         if serial:
+            rows = x.reshape(1, -1)
+        elif blocks_per_row > 1:
+            if x.shape[0] % blocks_per_row:
+                raise ValueError(f"blocks_per_row = {blocks_per_row} does not divide the batch of {x.shape[0]} blocks")
+            rows = x.reshape(x.shape[0] // blocks_per_row, -1)
+        else:
+            rows = x
+        out = (channel or self.channel)(rows, snr_db_to_no(snr_db))
+        x_hat, no_eff = out.x_hat, out.no_eff
+        if rows is not x:
             x_hat = x_hat.reshape(x.shape)
             no_eff = no_eff.reshape(x.shape) if isinstance(no_eff, torch.Tensor) and no_eff.dim() else no_eff
         return self.receive(x_hat, no_eff)

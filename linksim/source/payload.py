@@ -4,6 +4,9 @@ A classical baseline sends each message (a sentence's UTF-8 bytes, an image's BP
 bitstream) as bits, split into blocks of ``k`` information bits for the channel code;
 the last block is zero-padded. The receiver decodes every block and reassembles the
 message, errors included; a message whose blocks all decoded correctly is intact.
+Under ``coherence: block`` fading a message sees one fade, whatever its number of
+blocks, as a learned link's message (one sentence, one image) does: the blocks of a
+message share one channel row.
 The symbol count is what the message costs on the channel: ``blocks x symbols per
 block``.
 """
@@ -77,7 +80,15 @@ def send_payloads(link: CodedModulationLink, payloads: Sequence[bytes], snr_db: 
 
     device = sionna.phy.config.device
     u = torch.from_numpy(blocks).to(device)
-    u_hat = link.transmit(u, snr_db).to(torch.uint8).cpu().numpy()
+    if max(counts, default=1) == 1 or not _fades_per_row(link):
+        u_hat = link.transmit(u, snr_db).to(torch.uint8).cpu().numpy()
+    else:  # one fade per message: the messages of m blocks go out as rows of m blocks
+        starts = np.cumsum([0, *counts[:-1]])
+        u_hat = np.zeros((total, k), dtype=np.uint8)
+        for m in sorted(set(counts)):
+            rows = np.concatenate([np.arange(s, s + m) for s, c in zip(starts, counts) if c == m])
+            sent = link.transmit(u[torch.from_numpy(rows).to(device)], snr_db, blocks_per_row=m)
+            u_hat[rows] = sent.to(torch.uint8).cpu().numpy()
     received, intact, errors = [], np.zeros(len(payloads), bool), np.zeros(len(payloads), np.int64)
     row = 0
     for i, (payload, n_blocks) in enumerate(zip(payloads, counts)):
@@ -90,6 +101,11 @@ def send_payloads(link: CodedModulationLink, payloads: Sequence[bytes], snr_db: 
         row += n_blocks
     symbols = np.array([c * link.symbols_per_block for c in counts], dtype=np.int64)
     return PayloadReception(received, intact, symbols, errors)
+
+
+def _fades_per_row(link: CodedModulationLink) -> bool:
+    """Whether ``link``'s channel draws one fade per row (``coherence: block``)."""
+    return getattr(getattr(link.channel, "params", None), "coherence", None) == "block"
 
 
 def utf8_encode(text: str) -> bytes:
