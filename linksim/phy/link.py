@@ -35,8 +35,10 @@ class CodedModulationLink:
     On the CPU, for belief-propagation (LDPC) decoders, the receiver (demapper and
     decoder, which draw no random numbers) runs on chunks of about :attr:`cpu_chunk_bits`
     code bits per intra-op thread: BP makes many passes over ``[batch, edges]`` tensors,
-    and chunks that stay in the CPU caches decode 1.2-1.6x faster than batches of
-    200-1000 blocks (benchmarks/README.md). Every block is decoded on its own, so the
+    and with Sionna's BP decoder chunks that stay in the CPU caches decoded 1.2-1.6x
+    faster than batches of 200-1000 blocks; with linksim's faster decoder
+    (:mod:`linksim.phy.ldpc_decoder`) chunks and whole batches decode at about the same
+    speed (benchmarks/README.md). Every block is decoded on its own, so the
     results are bit-identical to decoding the whole batch at once. Other decoders have a
     large cost per call (the turbo decoder's trellis loop: 4.5-10x slower in chunks), so
     they, and GPUs, get the whole batch in one call. A code may set its own
