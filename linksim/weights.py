@@ -4,9 +4,10 @@ A learned system asks :class:`WeightStore` for the weights that match its
 configuration. The lookup order is
 
 1. the user's cache (``$LINKSIM_CACHE`` or ``~/.cache/linksim``, ``--cache``);
-2. the weights shipped inside the package (``linksim/weights/``), produced by
-   ``linksim train SCENARIO --ship`` and recorded in a ``.json`` beside each file
-   (command, data seed, date, versions);
+2. the shipped weights, produced by ``linksim train SCENARIO --ship`` and recorded in a
+   ``.json`` beside each file (command, data seed, date, versions): the source tree's
+   ``linksim/weights/`` (a checkout or editable install), then the companion
+   distribution ``linksim-weights`` (import name ``linksim_weights``) when installed;
 
 and only when neither has them does the system train, then saves into the cache.
 Any change of model, training settings or data changes the hash, so stale weights
@@ -25,6 +26,7 @@ and then loads it.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -32,13 +34,15 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from .errors import UserError
 from .provenance import file_sha256, package_versions
 from .files import atomic_write_text
+from .weights_manifest import add_to_manifest
 
-SHIPPED_DIR = Path(__file__).resolve().parent / "weights"
+SHIPPED_DIR = Path(__file__).resolve().parent / "weights"  # the source tree of linksim-weights
+COMPANION_PACKAGE = "linksim_weights"
 WEIGHTS_SUFFIX = ".weights.h5"
 
 _HELD_LOCKS: Dict[Path, int] = {}  # lock files this process holds, with their nesting depth
@@ -51,6 +55,26 @@ def config_hash(*parts: Dict[str, Any]) -> str:
 
 
 _VERIFIED: Dict[Tuple[str, int, int], bool] = {}  # (path, size, mtime_ns) -> verdict, per process
+
+
+def shipped_roots() -> List[Path]:
+    """The folders that hold shipped weights, in lookup order.
+
+    The source tree's ``linksim/weights/`` (present in a checkout and an editable
+    install), then the installed companion distribution ``linksim-weights``
+    (``pip install ./linksim/weights``), which a wheel install of linksim needs:
+    linksim's own wheel carries no weights.
+    """
+    roots = [SHIPPED_DIR] if SHIPPED_DIR.is_dir() else []
+    try:
+        spec = importlib.util.find_spec(COMPANION_PACKAGE)
+    except (ImportError, ValueError):
+        spec = None
+    for location in (spec.submodule_search_locations or []) if spec is not None else []:
+        root = Path(location).resolve()
+        if root not in roots:
+            roots.append(root)
+    return roots
 
 
 def meta_path(weights: Path) -> Path:
@@ -104,7 +128,8 @@ class WeightStore:
 
     def __init__(self, cache_dir: Path, kind: str) -> None:
         self.cache_dir = Path(cache_dir) / "weights" / kind
-        self.shipped_dir = SHIPPED_DIR / kind
+        self.shipped_dir = SHIPPED_DIR / kind  # where ``ship`` writes
+        self.companion_dirs = [root / kind for root in shipped_roots() if root != SHIPPED_DIR]
         self.kind = kind
 
     def cache_path(self, key: str) -> Path:
@@ -116,11 +141,15 @@ class WeightStore:
         A file whose SHA-256 differs from its record (or that has no record) is skipped
         with a warning on stderr, so the caller trains the model again.
         """
-        for folder in (self.cache_dir, self.shipped_dir):
+        for folder in (self.cache_dir, self.shipped_dir, *self.companion_dirs):
             path = folder / f"{key}{WEIGHTS_SUFFIX}"
             if path.exists() and verify_weights(path):
                 return path
         return None
+
+    def is_shipped(self, path: Path) -> bool:
+        """True if ``path`` (from :meth:`find`) is a shipped file rather than one of the user's cache."""
+        return any(folder in Path(path).parents for folder in (self.shipped_dir, *self.companion_dirs))
 
     def load_into(self, model: Any, path: Path) -> None:
         """Load the weights file ``path`` (from :meth:`find` or :meth:`claim`) into a Keras ``model``.
@@ -221,10 +250,11 @@ class WeightStore:
         return path
 
     def ship(self, key: str, command: str) -> Path:
-        """Copy cached weights into the package's shipped folder, recording ``command``.
+        """Copy cached weights into the source tree's shipped folder, recording ``command``.
 
         Weights already shipped with the same content are left as they are, with the
         command that first shipped them (e.g. a classifier shared by many scenarios).
+        The folder's ``MANIFEST.json`` gets the file's entry.
         """
         src = self.find(key)
         if src is None:
@@ -233,10 +263,12 @@ class WeightStore:
         self.shipped_dir.mkdir(parents=True, exist_ok=True)
         dst = self.shipped_dir / src.name
         if dst.exists() and meta_path(dst).exists() and file_sha256(dst) == file_sha256(src):
+            add_to_manifest(self.shipped_dir.parent, dst)
             return dst
         if src != dst:
             shutil.copyfile(src, dst)
         meta = json.loads(meta_src.read_text()) if meta_src.exists() else {}
         meta["command"] = command
         atomic_write_text(meta_path(dst), json.dumps(meta, indent=1, default=str))
+        add_to_manifest(self.shipped_dir.parent, dst)
         return dst

@@ -520,7 +520,7 @@ class MemDeepSCSystem(System):
         store.load_into(model, path)
         meta = _read_meta(path)
         self._entries.append({"role": role, "key": key, "path": str(path), "sha256": file_sha256(path),
-                              "source": "shipped" if store.shipped_dir in path.parents else "cache",
+                              "source": "shipped" if store.is_shipped(path) else "cache",
                               "command": meta.get("command"), "created": meta.get("created")})
         return True
 
