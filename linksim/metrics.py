@@ -169,6 +169,18 @@ _SHIPPED = {
                        "Wall time of the model's training or unlearning, as recorded with its weights."),
     "gradient_samples": (MeanMetric("gradient_samples", "gradient_samples", label="Gradient samples"),
                          "Examples through a backward pass in the model's training or unlearning (machine-free cost)."),
+    "mi_leakage": (MeanMetric("mi_leakage", "mi_leakage", label="MI leakage (bits)"),
+                   "MI between image and attacker reconstruction: 16-bin plug-in per image, Miller-Madow, bits "
+                   "(linksim.privacy.leakage)."),
+    "attacker_psnr": (MeanMetric("attacker_psnr", "attacker_psnr", label="Attacker PSNR (dB)"),
+                      "PSNR of the eavesdropper's model-inversion reconstruction."),
+    "attacker_ssim": (MeanMetric("attacker_ssim", "attacker_ssim", label="Attacker SSIM"),
+                      "SSIM of the eavesdropper's model-inversion reconstruction."),
+    "attacker_accuracy": (ProportionMetric("attacker_accuracy", "attacker_correct", "attacker_trials",
+                                           error_rate=False, label="Accuracy on attacker reconstructions"),
+                          "Share of the attacker's reconstructions a judge classifies correctly."),
+    "tx_power": (MeanMetric("tx_power", "tx_power", label="Transmit power per symbol"),
+                 "Mean transmitted energy per complex channel symbol."),
 }
 #: bAbI task numbers with a per-task accuracy metric (``accuracy_task1`` ... ``accuracy_task20``).
 BABI_TASKS = tuple(range(1, 21))

@@ -39,6 +39,7 @@ __all__ = [
     "qam_erfc_terms",
     "rician_power_pdf",
     "ber_qam_rayleigh_mrc",
+    "ser_qam_awgn",
 ]
 
 F = TypeVar("F", bound=Callable[..., NDArray[np.float64]])
@@ -127,6 +128,26 @@ def ber_qam_awgn(snr_db: ArrayLike, order: int) -> NDArray[np.float64]:
     coeffs, factors = qam_erfc_terms(order)
     root = np.sqrt(_snr_linear(snr_db))[..., None]
     return np.sum(coeffs * special.erfc(factors * root), axis=-1)
+
+
+@_curve("ser_qam_awgn", _QamParams)
+def ser_qam_awgn(snr_db: ArrayLike, order: int) -> NDArray[np.float64]:
+    """Exact symbol error rate of square M-QAM / BPSK over AWGN with nearest-point decisions.
+
+    ``SER = 1 - (1 - 2 (1 - 1/L) Q(sqrt(3 gamma / (M - 1))))^2`` with ``L = sqrt(M)`` and
+    ``gamma`` = Es/N0; BPSK: ``Q(sqrt(2 gamma))``. Independent of the labelling.
+
+    :param snr_db: Es/N0 [dB], scalar or array.
+    :param order: 2 (BPSK) or a square QAM order (4, 16, 64, 256, ...).
+    :return: symbol error probability, same shape as ``snr_db``.
+    """
+    order = _check_order(order)
+    gamma = _snr_linear(snr_db)
+    if order == 2:
+        return 0.5 * special.erfc(np.sqrt(gamma))
+    side = math.isqrt(order)
+    per_dimension = (1.0 - 1.0 / side) * special.erfc(np.sqrt(1.5 * gamma / (order - 1)))  # 2 (1-1/L) Q(.)
+    return 1.0 - (1.0 - per_dimension) ** 2
 
 
 @_curve("ber_qam_rayleigh", _QamParams)
