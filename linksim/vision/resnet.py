@@ -7,7 +7,7 @@ linear ``classifier``. Images ``[N, C, H, W]`` float32 in [0, 1], normalised ins
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 
@@ -55,6 +55,18 @@ class ResNet20(keras.Model):
         for block in self.stages:
             z = block(z, training=training)
         return torch.mean(z, dim=(2, 3))
+
+    def stage_features(self, x: Any, training: Optional[bool] = None) -> List[Any]:
+        """The outputs of the three stages ``[N, w 2^s, H / 2^s, W / 2^s]`` (e.g. for a perceptual loss)."""
+        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).reshape(1, -1, 1, 1)
+        std = torch.tensor(self.std, dtype=x.dtype, device=x.device).reshape(1, -1, 1, 1)
+        z = torch.relu(self.stem_bn(self.stem((x - mean) / std), training=training))
+        out = []
+        for index, block in enumerate(self.stages):
+            z = block(z, training=training)
+            if (index + 1) % self.blocks == 0:
+                out.append(z)
+        return out
 
     def call(self, x: Any, training: Optional[bool] = None) -> Any:
         return self.classifier(self.backbone(x, training=training))

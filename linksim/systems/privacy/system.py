@@ -1,0 +1,496 @@
+"""The registered ``privacy_tosc`` system: a task-oriented link, its privacy scheme, and an eavesdropper.
+
+::
+
+    seed: 1
+    data: {type: images, source: embedded}
+    channel: {type: awgn}
+    sweep: {parameter: snr_db, values: [4, 8, 12, 16, 20]}
+    systems:
+      - {label: DeepJSCC-DP-0.1, type: privacy_tosc, params: {scheme: dp, dp: {epsilon: 0.1, calibration: scale}}}
+      - {label: DeepJSCC-Encryption, type: privacy_tosc, params: {scheme: encryption}}
+    metrics: [accuracy, mi_leakage, attacker_psnr]
+
+:meth:`PrivacyToscSystem.setup` builds through the weight store (cache, shipped, else
+trained) per distinct model (the privacy budget may be swept):
+
+1. the transceiver of the scheme (:mod:`.schemes`, :mod:`.training`), trained on the
+   first ``num_train`` training images through the legitimate channel at the training
+   SNR; ``encryption`` uses DeepJSCC's weights (same key: the transform is orthogonal);
+2. the eavesdropper's model-inversion network, keyed by the transceiver's key, trained on
+   the next ``attacker_images`` training images (disjoint), each batch sent through the
+   deployed transmitter (fresh DP noise and nonces) and the eavesdropper's channel at
+   the attacker's training SNR;
+3. the judge of the attacker's reconstructions (a ResNet-32, shipped for seed 1) and the
+   frozen ResNet-20 of the perceptual term.
+
+Per batch :meth:`~PrivacyToscSystem.simulate` sends test images once; the legitimate
+receiver classifies its channel's output at the point's SNR (``accuracy``); the
+eavesdropper intercepts the same symbols through its own channel (its own noise; SNR
+``eavesdropper.snr_db``, or the point's plus ``snr_offset_db``; ``tap: channel_input``
+is the noiseless worst case) and inverts them: ``attacker_psnr``, ``attacker_ssim``,
+``mi_leakage`` (:mod:`linksim.privacy.leakage`), ``attacker_accuracy``. Also
+``tx_power``, ``symbols_per_message`` and, for LBVQ, the index error rate ``ser``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, ClassVar, Dict, FrozenSet, List, Literal, Mapping, Optional, Tuple
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from ...errors import UserError
+from ...learning.cache import load_or_train
+from ...learning.stages import StageSettings
+from ...learning.training_block import DecayingStageOverride, TrainingBlock
+from ...privacy import DPMechanism, KeyedTransform, mi_per_image
+from ...privacy.mechanisms import SCALE_INDEX
+from ...registry import ParamsModel, systems, validate_model
+from ...vision import quality
+from ...vision.classifier import MAX_BATCH_SIZE, ClassifierParams, classifier_weights, downstream_classifier
+from ...vision.training import stage_dict, to_images, to_tensor
+from ...weights import WeightStore, config_hash
+from ..base import SystemContext
+from ..image_system import ImageSystem
+from ..training import log_stderr, torch_threads
+from .schemes import SCHEMES, SchemeLink
+from .training import Regularisers, train_inverter, train_transceiver
+
+MODEL_VERSION = "privacy-tosc-1"
+ATTACKER_VERSION = "privacy-inverter-1"
+WEIGHT_KIND = "privacy"
+
+CPU_STAGES: Dict[str, StageSettings] = {"transceiver": StageSettings(8, 64, 1e-3, 3, 0.5),
+                                        "attacker": StageSettings(8, 64, 1e-3, 3, 0.5)}
+#: The authors' UIS-ToSC code: 200 epochs, batch 512, Adam 1e-3 halved every 60.
+PAPER_STAGES: Dict[str, StageSettings] = {"transceiver": StageSettings(200, 512, 1e-3, 60, 0.5),
+                                          "attacker": StageSettings(200, 512, 1e-3, 60, 0.5)}
+QUICK_STAGES: Dict[str, StageSettings] = {"transceiver": StageSettings(1, 32, 1e-3, 1, 0.5),
+                                          "attacker": StageSettings(1, 32, 1e-3, 1, 0.5)}
+CPU_IMAGES = 5000  # legitimate training images; the attacker gets the next as many
+QUICK_IMAGES = 96
+QUICK_WIDTH = 8
+
+
+class StageParams(DecayingStageOverride):
+    batch_size: int = Field(..., ge=2, le=MAX_BATCH_SIZE, description=f"images per batch (2..{MAX_BATCH_SIZE})")
+
+
+class TrainingParams(TrainingBlock):
+    """The ``training:`` block: the transceiver's and the attacker's stages, SNR, data sizes."""
+
+    PRESETS: ClassVar[Mapping[str, Mapping[str, StageSettings]]] = {
+        "cpu": CPU_STAGES, "paper": PAPER_STAGES, "quick": QUICK_STAGES}
+
+    transceiver: Optional[StageParams] = None
+    attacker: Optional[StageParams] = None
+    train_snr_db: float = Field(12.0, ge=-50, le=100, description="the transceiver's training SNR in dB (paper: 12)")
+    num_train: Optional[int] = Field(None, ge=16, le=10**7, description=f"legitimate training images (default "
+                                                                        f"{CPU_IMAGES}; paper preset: half the split)")
+    attacker_images: Optional[int] = Field(None, ge=16, le=10**7, description="the attacker's own training images, "
+                                                                              "after the legitimate ones (default: "
+                                                                              "as many)")
+
+
+class DPParams(ParamsModel):
+    """The DP mechanism (``linksim.privacy.mechanisms``)."""
+
+    mechanism: Literal["laplace", "gaussian"] = "laplace"
+    epsilon: float = Field(0.1, gt=0, le=1e6, allow_inf_nan=False, description="privacy budget (> 0; a sweep of "
+                                                                                "epsilon overrides it)")
+    calibration: Literal["strict", "clipped", "scale"] = Field(
+        "clipped", description="strict (epsilon-DP per image), clipped (per coordinate: n epsilon per image) or "
+                               "scale (the paper's regime: noise s/epsilon, no formal guarantee)")
+    clip: Optional[float] = Field(None, gt=0, allow_inf_nan=False, description="C of clipped (default 3 sqrt(P/2))")
+    scale_index: float = Field(SCALE_INDEX, gt=0, allow_inf_nan=False, description="s of calibration: scale")
+    delta: float = Field(1e-5, gt=0, lt=1, description="delta of the Gaussian mechanism")
+
+
+class EncryptionParams(ParamsModel):
+    mode: Literal["shuffle", "shuffle_sign", "rotation"] = "shuffle"
+    keys: Literal["per_message", "static"] = Field("per_message", description="a fresh nonce per image, or one "
+                                                                              "static transform (negative control)")
+    key: int = Field(20240813, ge=0, lt=2**63, description="the secret key (recorded only as a hash)")
+
+
+class VQParams(ParamsModel):
+    codebook_size: Literal[4, 16, 64, 256] = Field(16, description="K codewords, sent as Gray K-QAM (one index "
+                                                                   "per symbol)")
+    dim: int = Field(16, ge=1, le=256, description="d, values per latent")
+
+
+class AttackerParams(ParamsModel):
+    width: int = Field(16, ge=4, le=256, description="feature maps of the inversion network")
+    perceptual_weight: float = Field(1.0, ge=0, allow_inf_nan=False, description="weight of the perceptual L1 "
+                                                                                 "term (0: MSE only)")
+    train_snr_db: Optional[float] = Field(None, ge=-50, le=100, description="the eavesdropper channel's SNR in "
+                                                                            "the attacker's training (default: "
+                                                                            "the transceiver's)")
+
+
+class EavesdropperParams(ParamsModel):
+    channel: Optional[Dict[str, Any]] = Field(None, description="the eavesdropper's channel (default: the "
+                                                                "scenario's channel type)")
+    snr_db: Optional[float] = Field(None, ge=-50, le=100, description="fixed eavesdropper SNR (default: the "
+                                                                      "point's SNR plus snr_offset_db)")
+    snr_offset_db: float = Field(0.0, ge=-100, le=100)
+    tap: Literal["channel_output", "channel_input"] = Field("channel_output", description="channel_input: the "
+                                                                                          "noiseless symbols "
+                                                                                          "(worst case)")
+
+
+class PrivacyParams(ParamsModel):
+    """Parameters of ``privacy_tosc`` (defaults: ``../shared/notes/privacy-tosc-analysis.md``)."""
+
+    scheme: Literal["deepjscc", "dp", "encryption", "vfe", "ibal", "lbvq"]
+    symbols: int = Field(128, ge=1, le=10**5, description="complex channel uses per image (128: k/n = 1/24 on "
+                                                          "32x32x3)")
+    width: Optional[int] = Field(None, ge=4, le=512, description="feature maps of encoder and head (default 16)")
+    dp: DPParams = Field(default_factory=DPParams)
+    encryption: EncryptionParams = Field(default_factory=EncryptionParams)
+    ib_beta: float = Field(1e-2, ge=0, allow_inf_nan=False, description="VFE/IBAL: weight of the KL term")
+    adversarial_weight: float = Field(0.5, ge=0, allow_inf_nan=False, description="IBAL: lambda of -MSE of the "
+                                                                                  "simulated adversary")
+    adversary_width: int = Field(8, ge=4, le=256, description="IBAL: width of the simulated adversary (not the "
+                                                              "attacker's: the transmitter does not know it)")
+    vq: VQParams = Field(default_factory=VQParams)
+    attacker: AttackerParams = Field(default_factory=AttackerParams)
+    eavesdropper: EavesdropperParams = Field(default_factory=EavesdropperParams)
+    judge: ClassifierParams = Field(default_factory=lambda: ClassifierParams(width=16, blocks=5),
+                                    description="classifies the attacker's reconstructions (ResNet-32; the "
+                                                "perceptual term uses the ResNet-20, so the judge is another net)")
+    threads: Optional[int] = Field(None, ge=1, le=1024)
+
+
+@systems.register("privacy_tosc")
+class PrivacyToscSystem(ImageSystem):
+    """Task-oriented image transmission under a privacy scheme, attacked by an eavesdropper."""
+
+    Params = PrivacyParams
+    Training = TrainingParams
+    sweep_parameters: ClassVar[FrozenSet[str]] = frozenset({"snr_db", "eve_snr_db", "epsilon"})
+    sweep_labels: ClassVar[Dict[str, str]] = {**ImageSystem.sweep_labels, "eve_snr_db": "Eavesdropper SNR (dB)",
+                                              "epsilon": "Privacy budget $\\epsilon$"}
+    metrics_provided: ClassVar[FrozenSet[str]] = frozenset({
+        "accuracy", "attacker_psnr", "attacker_ssim", "attacker_accuracy", "mi_leakage", "tx_power",
+        "symbols_per_message", "ser"})
+    accepts_training: ClassVar[bool] = True
+
+    def __init__(self, params: PrivacyParams, context: SystemContext) -> None:
+        super().__init__(params, context)
+        self.training = validate_model(TrainingParams, context.training or {}, field="training")
+        self._links: Dict[float, SchemeLink] = {}
+        self._inverters: Dict[float, Any] = {}
+        self._keys: List[str] = []
+        self._records: Dict[str, Dict[str, Any]] = {}
+        self._judge: Any = None
+        self._perceptual: Any = None
+        self._legit: Any = None
+        self._eve: Any = None
+
+    # ----------------------------------------------------------------- checks
+    @classmethod
+    def validate_context(cls, params: PrivacyParams, context: SystemContext) -> None:
+        from ...phy.channels import build_channel
+
+        training = validate_model(TrainingParams, context.training or {}, field="training")
+        dataset = cls._dataset_of(context)
+        if dataset.num_classes < 2:
+            raise UserError("data: privacy_tosc needs a labelled dataset (the task)")
+        h, w, _ = dataset.image_shape
+        if h % 4 or w % 4:
+            raise UserError(f"data: privacy_tosc needs height and width divisible by 4, got {h}x{w}")
+        for field, spec in (("channel", context.channel), ("params.eavesdropper.channel", params.eavesdropper.channel)):
+            if spec is not None and getattr(build_channel(spec, field=field), "symbols_multiple", 1) != 1:
+                raise UserError(f"{field}: privacy_tosc sends k symbols per image over a SISO channel "
+                                "(awgn, rayleigh, rician)")
+        need = cls._image_counts(training, context.quick)
+        have = len(dataset.split("train"))
+        if sum(need) > have:
+            raise UserError(f"training: num_train + attacker_images = {sum(need)} but the training split has "
+                            f"{have} images (the attacker's must be disjoint from the legitimate ones)")
+        for point in context.points or [{}]:
+            epsilon = point.get("epsilon")
+            if epsilon is not None:
+                if params.scheme != "dp":
+                    raise UserError(f"sweep: epsilon is swept but params.scheme is {params.scheme!r}, not dp")
+                if not epsilon > 0:
+                    raise UserError(f"sweep: epsilon must be > 0, got {epsilon}")
+            if "snr_db" not in point and context.points:
+                raise UserError("sweep: privacy_tosc needs snr_db in the sweep (or sweep.fixed)")
+        if params.scheme == "dp":
+            cls._mechanism(params, params.dp.epsilon)  # raises on a bad budget, naming params.dp.*
+
+    @staticmethod
+    def _dataset_of(context: SystemContext) -> Any:
+        from ..image_system import image_dataset
+
+        return image_dataset(context)
+
+    @staticmethod
+    def _image_counts(training: TrainingParams, quick: bool) -> Tuple[int, int]:
+        if quick:
+            return QUICK_IMAGES, QUICK_IMAGES
+        legit = training.num_train or CPU_IMAGES
+        return legit, training.attacker_images or legit
+
+    @staticmethod
+    def _mechanism(params: PrivacyParams, epsilon: float) -> DPMechanism:
+        dp = params.dp
+        try:
+            return DPMechanism(dp.mechanism, float(epsilon), params.symbols, calibration=dp.calibration,
+                               clip=dp.clip, scale_index=dp.scale_index, delta=dp.delta)
+        except UserError as error:
+            raise UserError(str(error).replace("dp.", "params.dp.", 1)) from None
+
+    # ----------------------------------------------------------------- settings
+    def width(self) -> int:
+        return QUICK_WIDTH if self.context.quick else (self.params.width or 16)
+
+    def _epsilon(self, point: Mapping[str, float]) -> float:
+        return float(point.get("epsilon", self.params.dp.epsilon)) if self.params.scheme == "dp" else 0.0
+
+    def training_groups(self) -> List[List[int]]:
+        groups: Dict[float, List[int]] = {}
+        for index, point in enumerate(self.context.points):
+            groups.setdefault(self._epsilon(point), []).append(index)
+        return list(groups.values())
+
+    def _splits(self) -> Tuple[Tuple[np.ndarray, np.ndarray], np.ndarray]:
+        """(legitimate images and labels, the attacker's images): disjoint blocks of the train split."""
+        train = self.dataset.split("train")
+        legit, aux = self._image_counts(self.training, self.context.quick)
+        return (train.images[:legit], train.labels[:legit]), train.images[legit: legit + aux]
+
+    def _trained_scheme(self) -> str:
+        """Encryption trains (and shares) DeepJSCC's model."""
+        return "deepjscc" if self.params.scheme == "encryption" else self.params.scheme
+
+    def transceiver_key(self, epsilon: float) -> str:
+        p, scheme = self.params, self._trained_scheme()
+        settings: Dict[str, Any] = {"scheme": scheme}
+        if scheme == "dp":
+            settings["dp"] = self._mechanism(p, epsilon).describe()
+        if scheme in ("vfe", "ibal"):
+            settings["ib_beta"] = p.ib_beta
+        if scheme == "ibal":
+            settings.update(adversarial_weight=p.adversarial_weight, adversary_width=p.adversary_width)
+        if scheme == "lbvq":
+            settings["vq"] = p.vq.model_dump()
+        legit, _ = self._image_counts(self.training, self.context.quick)
+        arch = {"model": MODEL_VERSION, "k": p.symbols, "width": self.width(), "image_shape": list(self.image_shape),
+                "classes": self.dataset.num_classes}
+        train = {"stage": stage_dict(self.training.stage("transceiver", quick=self.context.quick)),
+                 "train_snr_db": self.training.train_snr_db, "channel": self.context.channel,
+                 "images": legit, "seed": self.context.seed, "quick": self.context.quick}
+        return config_hash(arch, settings, train, self.dataset.identity())
+
+    def _attacker_view(self) -> Dict[str, Any]:
+        """What shapes the attacker's input beyond the transceiver's weights (the deployed mechanism)."""
+        p = self.params
+        view: Dict[str, Any] = {"scheme": p.scheme, "tap": p.eavesdropper.tap,
+                                "channel": p.eavesdropper.channel or self.context.channel}
+        if p.scheme == "encryption":
+            view["encryption"] = {"mode": p.encryption.mode, "keys": p.encryption.keys,
+                                  "key_sha256": hashlib.sha256(str(p.encryption.key).encode()).hexdigest()}
+        return view
+
+    def attacker_key(self, epsilon: float) -> str:
+        _, aux = self._image_counts(self.training, self.context.quick)
+        legit, _ = self._image_counts(self.training, self.context.quick)
+        return config_hash({"model": ATTACKER_VERSION, "victim": self.transceiver_key(epsilon)},
+                           self._attacker_view(), self.params.attacker.model_dump(),
+                           {"stage": stage_dict(self.training.stage("attacker", quick=self.context.quick)),
+                            "train_snr_db": self._attacker_snr(), "images": [legit, legit + aux],
+                            "perceptual": self._perceptual_key()})
+
+    def _attacker_snr(self) -> float:
+        given = self.params.attacker.train_snr_db
+        return float(self.training.train_snr_db if given is None else given)
+
+    def _perceptual_key(self) -> Optional[str]:
+        if self.params.attacker.perceptual_weight <= 0:
+            return None
+        return classifier_weights(self.context, self.dataset, ClassifierParams())[0][1]
+
+    # ----------------------------------------------------------------- setup
+    def setup(self) -> None:
+        from ...layers.channel import ChannelLayer
+
+        self._legit = ChannelLayer(self.context.channel, 0.0)
+        self._eve = ChannelLayer(self.params.eavesdropper.channel or self.context.channel, 0.0)
+        with torch_threads(self.params.threads):
+            if self.params.attacker.perceptual_weight > 0:
+                self._perceptual = downstream_classifier(self.context, self.dataset, ClassifierParams()).model
+            self._judge = downstream_classifier(self.context, self.dataset, self.params.judge)
+            for point in self.context.points or [{}]:
+                epsilon = self._epsilon(point)
+                if epsilon not in self._links:
+                    self._links[epsilon] = self._load_link(epsilon)
+                    self._inverters[epsilon] = self._load_inverter(epsilon)
+
+    def _log(self) -> Any:
+        return None if self.context.quick else log_stderr
+
+    def _link(self, model: Any, epsilon: float, scheme: Optional[str] = None) -> SchemeLink:
+        """``model`` with the mechanism of ``scheme`` (default: the system's)."""
+        from ...phy.channels import build_channel
+        from ..mvqvae.index_link import IndexLink
+
+        p = self.params
+        return SchemeLink(
+            scheme or p.scheme, model,
+            dp=self._mechanism(p, epsilon) if p.scheme == "dp" else None,
+            encryption=KeyedTransform(2 * p.symbols, p.encryption.key, p.encryption.mode, p.encryption.keys)
+            if p.scheme == "encryption" else None,
+            index_link=IndexLink(p.vq.codebook_size, build_channel(self.context.channel), order=p.vq.codebook_size)
+            if p.scheme == "lbvq" else None)
+
+    def _build_transceiver(self) -> Any:
+        from .networks import build_transceiver
+
+        p = self.params
+        codebook = (p.vq.codebook_size, p.vq.dim) if p.scheme == "lbvq" else None
+        return build_transceiver(p.symbols, self.image_shape, self.dataset.num_classes, self.width(), codebook)
+
+    def _load_link(self, epsilon: float) -> SchemeLink:
+        from ...layers.channel import ChannelLayer
+        from .networks import build_inverter
+
+        p, key = self.params, self.transceiver_key(epsilon)
+        (images, labels), aux = self._splits()
+        scheme = self._trained_scheme()
+        record: Dict[str, Any] = {}
+
+        def train(model: Any) -> None:
+            log = self._log()
+            if log:
+                log(f"[{self.context.label}] training the {scheme} transceiver (k = {p.symbols}, "
+                    f"{self.training.train_snr_db:g} dB) on {len(images)} images")
+            link = self._link(model, epsilon, scheme)
+            extra = Regularisers()
+            if scheme in ("vfe", "ibal"):
+                extra.ib_beta = p.ib_beta
+            if scheme == "ibal":
+                extra.adversary = build_inverter(link.listener_values, self.image_shape, p.adversary_width)
+                extra.adversarial_weight, extra.aux_images = p.adversarial_weight, aux
+            report = train_transceiver(link, ChannelLayer(self.context.channel, self.training.train_snr_db), images,
+                                       labels, self.training.stage("transceiver", quick=self.context.quick),
+                                       train_snr_db=self.training.train_snr_db, extra=extra, seed=self.context.seed,
+                                       name=f"'{self.context.label}' transceiver", log=log)
+            record.update(running_time_s=report.wall_s, training=report.as_dict())
+
+        with torch_threads(p.threads):
+            trained = load_or_train(WeightStore(self.context.cache_dir, WEIGHT_KIND), key,
+                                    build=self._build_transceiver, train=train,
+                                    seed={"seed": self.context.seed, "key": key},
+                                    info=lambda model: {"model": f"privacy_tosc {scheme}", "k": p.symbols,
+                                                        "train_snr_db": self.training.train_snr_db,
+                                                        "data": self.dataset.provenance(), **record})
+        self._keys.append(key)
+        self._records[key] = {"role": "transceiver", "scheme": scheme, "source": trained.source}
+        trained.model.trainable = False
+        return self._link(trained.model, epsilon)
+
+    def _intercept(self, link: SchemeLink, x: torch.Tensor, snr_db: float) -> torch.Tensor:
+        """What the eavesdropper's inverter gets for images ``x`` sent by ``link`` (no gradients)."""
+        sent = link.transmit(x, training=False)
+        received = sent.tx if self.params.eavesdropper.tap == "channel_input" else self._eve(sent.tx, snr_db=snr_db)
+        return link.listen(sent, received)
+
+    def _load_inverter(self, epsilon: float) -> Any:
+        from .networks import build_inverter
+
+        p, key, link = self.params, self.attacker_key(epsilon), self._links[epsilon]
+        _, aux = self._splits()
+        snr = self._attacker_snr()
+        record: Dict[str, Any] = {}
+
+        def train(inverter: Any) -> None:
+            log = self._log()
+            if log:
+                log(f"[{self.context.label}] training the eavesdropper's inversion network on {len(aux)} images "
+                    f"of its own at {snr:g} dB")
+            report = train_inverter(inverter, lambda x: self._intercept(link, x, snr), aux,
+                                    self.training.stage("attacker", quick=self.context.quick),
+                                    perceptual=self._perceptual, perceptual_weight=p.attacker.perceptual_weight,
+                                    seed=self.context.seed, name=f"'{self.context.label}' attacker", log=log)
+            record.update(running_time_s=report.wall_s, training=report.as_dict())
+
+        with torch_threads(p.threads):
+            trained = load_or_train(WeightStore(self.context.cache_dir, WEIGHT_KIND), key,
+                                    build=lambda: build_inverter(link.listener_values, self.image_shape,
+                                                                 p.attacker.width),
+                                    train=train, seed={"seed": self.context.seed, "key": key},
+                                    info=lambda model: {"model": f"privacy_tosc attacker of {p.scheme}",
+                                                        "victim": self.transceiver_key(epsilon),
+                                                        "train_snr_db": snr, **record})
+        self._keys.append(key)
+        self._records[key] = {"role": "attacker", "scheme": p.scheme, "source": trained.source}
+        return trained.model
+
+    # ----------------------------------------------------------------- simulate
+    def _eve_snr(self, point: Mapping[str, float]) -> float:
+        eve = self.params.eavesdropper
+        if "eve_snr_db" in point:
+            return float(point["eve_snr_db"])
+        if eve.snr_db is not None:
+            return float(eve.snr_db)
+        return float(point["snr_db"]) + eve.snr_offset_db
+
+    @torch.no_grad()
+    def simulate(self, batch_size: int, point: Mapping[str, float]) -> Dict[str, float]:
+        import sionna.phy
+
+        epsilon = self._epsilon(point)
+        link, inverter = self._links[epsilon], self._inverters[epsilon]
+        test = self.dataset.split("test")
+        index = sionna.phy.config.np_rng.integers(0, len(test), size=batch_size)
+        images, labels = test.images[index], test.labels[index]
+        with torch_threads(self.params.threads):
+            x = to_tensor(images)
+            sent = link.transmit(x)
+            legit_rx = self._legit(sent.tx, snr_db=float(point["snr_db"]))
+            predicted = link.logits(sent, legit_rx).argmax(-1).cpu().numpy()
+            if self.params.eavesdropper.tap == "channel_input":
+                eve_rx = sent.tx
+            else:
+                eve_rx = self._eve(sent.tx, snr_db=self._eve_snr(point))
+            guess = quality.to_uint8(to_images(inverter(link.listen(sent, eve_rx), training=False)))
+            judged = self._judge.predict(guess)
+        stats: Dict[str, float] = {"correct": float(np.count_nonzero(predicted == labels)), "trials": float(batch_size),
+                                   "attacker_correct": float(np.count_nonzero(judged == labels)),
+                                   "attacker_trials": float(batch_size)}
+        stats.update(quality.mean_statistics("attacker_psnr", quality.psnr_per_image(images, guess)))
+        stats.update(quality.mean_statistics("attacker_ssim", quality.ssim_per_image(images, guess)))
+        stats.update(quality.mean_statistics("mi_leakage", mi_per_image(images, guess)))
+        stats.update(quality.mean_statistics("tx_power", link.tx_power(sent).cpu().numpy()))
+        stats.update(quality.mean_statistics("symbols_per_message", np.full(batch_size, float(self.params.symbols))))
+        if sent.indices is not None:
+            stats["symbol_errors"] = float((link.received_indices(legit_rx) != sent.indices).sum())
+            stats["symbols"] = float(sent.indices.numel())
+        return stats
+
+    # ----------------------------------------------------------------- records
+    def provenance(self) -> Dict[str, Any]:
+        p = self.params
+        out: Dict[str, Any] = {"scheme": p.scheme, "data": self.dataset.provenance(), "models": self._records,
+                               "mi_estimator": "16-bin plug-in per image, Miller-Madow corrected, bits",
+                               "judge": self._judge.info if self._judge is not None else None}
+        if p.scheme == "dp":
+            out["dp"] = {str(eps): self._mechanism(p, eps).describe() for eps in self._links}
+        if p.scheme == "encryption":
+            out["encryption"] = self._attacker_view()["encryption"]
+        return out
+
+    def trained_weights(self) -> List[Tuple[str, str]]:
+        out = [(WEIGHT_KIND, key) for key in self._keys]
+        for params in ([ClassifierParams()] if self.params.attacker.perceptual_weight > 0 else []) + [self.params.judge]:
+            out += [item for item in classifier_weights(self.context, self.dataset, params) if item not in out]
+        return out
+
+
+__all__ = ["PrivacyToscSystem", "PrivacyParams", "SCHEMES"]
