@@ -82,6 +82,9 @@ class PrivacyTransceiver(keras.Model):
         self.quantizer = VectorQuantizer(*self.codebook_shape) if self.codebook_shape else None
         self.head = TaskHead(self.k * dim, image_shape, classes, width)
 
+    def build(self, input_shape: Any) -> None:
+        """Nothing to create here: the sub-layers build on the first call (the codebook in its constructor)."""
+
     @property
     def latent_dim(self) -> int:
         """Values per transmitted unit: 2 (a complex symbol) or ``d`` (an LBVQ latent)."""
