@@ -122,13 +122,15 @@ def test_the_eavesdropper_has_its_own_noise(quick_links, tmp_path):
     system = quick_links["deepjscc"]
     tx = torch.zeros(4000, 16, 2)
     legit = system._legit(tx, snr_db=10.0)
-    eve = system._eve(tx, snr_db=16.0)
+    eve = system.eavesdropper.intercept(tx, 16.0)
     assert abs(float(eve.var()) / (10 ** (-1.6) / 2) - 1) < 0.03
     rho = np.corrcoef(legit.flatten().numpy(), eve.flatten().numpy())[0, 1]
     assert abs(rho) < 0.01
     offset = _system(tmp_path, {"scheme": "deepjscc", "eavesdropper": {"snr_offset_db": 6}})
-    assert offset._eve_snr({"snr_db": 10}) == 16
-    assert offset._eve_snr({"snr_db": 10, "eve_snr_db": -3}) == -3
+    assert offset.eavesdropper.snr_db({"snr_db": 10}) == 16
+    assert offset.eavesdropper.snr_db({"snr_db": 10, "eve_snr_db": -3}) == -3
+    tap = _system(tmp_path, {"scheme": "deepjscc", "eavesdropper": {"tap": "channel_input"}})
+    assert tap.eavesdropper.intercept(tx, 0.0) is tx
 
 
 def test_a_quick_run_gives_every_metric(quick_links):
@@ -156,6 +158,47 @@ def test_bad_input_exits_2_naming_the_field(tmp_path, capsys, params, extra, fie
     if "training" in extra:
         system["training"] = extra.pop("training")
     doc = {**BASE, "systems": [system], **extra}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert field in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------------------------- any learned image link
+VICTIM = {"type": "image_jscc", "params": {"method": "deepjscc", "bandwidth_ratio": 1 / 24}}
+
+
+def test_an_eavesdropped_link_keeps_its_own_numbers_and_adds_the_attack(tmp_path):
+    from linksim.runner import seed_everything
+
+    scenario, _ = _scenario(tmp_path, [{"label": "S", "type": "eavesdropped", "params": {"victim": VICTIM}}])
+    runtime = Runtime(cache_dir=tmp_path / "cache", quick=True)
+    wrapped = build_system(scenario, 0, runtime)
+    alone, _ = _scenario(tmp_path, [{"label": "S", "type": "image_jscc", "params": VICTIM["params"]}],
+                         metrics=["accuracy", "psnr"])
+    plain = build_system(alone, 0, runtime)
+    wrapped.setup()
+    plain.setup()
+    point = {"snr_db": 12.0}
+    assert wrapped.victim.victim_key(point) == plain.model_key(plain._model_point(point))
+    seed_everything(5)
+    stats = wrapped.simulate(8, point)
+    seed_everything(5)
+    own = plain.simulate(8, point)
+    assert {k: stats[k] for k in own} == own
+    assert {"attacker_psnr_sum", "mi_leakage_sum", "attacker_correct"} <= set(stats)
+    assert any(kind == "privacy" for kind, _ in wrapped.trained_weights())
+
+
+@pytest.mark.parametrize("victim, field", [
+    ({"type": "bitlink", "params": {}}, "params.victim.type"),
+    ({"type": "privacy_tosc", "params": {"scheme": "deepjscc"}}, "params.victim.type"),
+    ({"type": "no_such_system"}, "params.victim.type"),
+    ({"type": "image_jscc", "params": {"method": "deepjscc", "bandwidth_ratio": 2}}, "params.victim.params"),
+])
+def test_a_victim_without_symbols_exits_2_naming_the_field(tmp_path, capsys, victim, field):
+    doc = {**BASE, "systems": [{"label": "S", "type": "eavesdropped", "params": {"victim": victim}}]}
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(doc))
     assert main(["validate", str(path)]) == 2

@@ -46,21 +46,21 @@ from ...errors import UserError
 from ...learning.cache import load_or_train
 from ...learning.stages import StageSettings
 from ...learning.training_block import DecayingStageOverride, TrainingBlock
-from ...privacy import DPMechanism, KeyedTransform, mi_per_image
+from ...privacy import DPMechanism, KeyedTransform
+from ...privacy.attack import ATTACK_METRICS, Eavesdropper, EavesdropperParams, check_eavesdropper
 from ...privacy.mechanisms import SCALE_INDEX
 from ...registry import ParamsModel, systems, validate_model
 from ...vision import quality
-from ...vision.classifier import MAX_BATCH_SIZE, ClassifierParams, classifier_weights, downstream_classifier
-from ...vision.training import stage_dict, to_images, to_tensor
+from ...vision.classifier import MAX_BATCH_SIZE
+from ...vision.training import stage_dict, to_tensor
 from ...weights import WeightStore, config_hash
 from ..base import SystemContext
 from ..image_system import ImageSystem
 from ..training import log_stderr, torch_threads
 from .schemes import SCHEMES, SchemeLink
-from .training import Regularisers, train_inverter, train_transceiver
+from .training import Regularisers, train_transceiver
 
 MODEL_VERSION = "privacy-tosc-1"
-ATTACKER_VERSION = "privacy-inverter-1"
 WEIGHT_KIND = "privacy"
 
 CPU_STAGES: Dict[str, StageSettings] = {"transceiver": StageSettings(8, 64, 1e-3, 3, 0.5),
@@ -122,28 +122,6 @@ class VQParams(ParamsModel):
     dim: int = Field(16, ge=1, le=256, description="d, values per latent")
 
 
-class AttackerParams(ParamsModel):
-    width: int = Field(16, ge=4, le=256, description="feature maps of the inversion network")
-    perceptual_weight: float = Field(0.01, ge=0, allow_inf_nan=False,
-                                     description="weight of the perceptual L1 term (0: MSE only); 0.01 measured best "
-                                                 "of 0, 0.01, 0.1, 1 against DeepJSCC (README): at 1 the ResNet term, "
-                                                 "about 60 times the MSE, left the attacker below the mean image")
-    train_snr_db: Optional[float] = Field(None, ge=-50, le=100, description="the eavesdropper channel's SNR in "
-                                                                            "the attacker's training (default: "
-                                                                            "the transceiver's)")
-
-
-class EavesdropperParams(ParamsModel):
-    channel: Optional[Dict[str, Any]] = Field(None, description="the eavesdropper's channel (default: the "
-                                                                "scenario's channel type)")
-    snr_db: Optional[float] = Field(None, ge=-50, le=100, description="fixed eavesdropper SNR (default: the "
-                                                                      "point's SNR plus snr_offset_db)")
-    snr_offset_db: float = Field(0.0, ge=-100, le=100)
-    tap: Literal["channel_output", "channel_input"] = Field("channel_output", description="channel_input: the "
-                                                                                          "noiseless symbols "
-                                                                                          "(worst case)")
-
-
 class PrivacyParams(ParamsModel):
     """Parameters of ``privacy_tosc`` (defaults: ``../shared/notes/privacy-tosc-analysis.md``)."""
 
@@ -159,11 +137,9 @@ class PrivacyParams(ParamsModel):
     adversary_width: int = Field(8, ge=4, le=256, description="IBAL: width of the simulated adversary (not the "
                                                               "attacker's: the transmitter does not know it)")
     vq: VQParams = Field(default_factory=VQParams)
-    attacker: AttackerParams = Field(default_factory=AttackerParams)
-    eavesdropper: EavesdropperParams = Field(default_factory=EavesdropperParams)
-    judge: ClassifierParams = Field(default_factory=lambda: ClassifierParams(width=16, blocks=5),
-                                    description="classifies the attacker's reconstructions (ResNet-32; the "
-                                                "perceptual term uses the ResNet-20, so the judge is another net)")
+    eavesdropper: EavesdropperParams = Field(default_factory=EavesdropperParams,
+                                             description="the eavesdropper: its channel, SNR, tap, inversion "
+                                                         "network and judge (linksim.privacy.attack)")
     threads: Optional[int] = Field(None, ge=1, le=1024)
 
 
@@ -177,8 +153,7 @@ class PrivacyToscSystem(ImageSystem):
     sweep_labels: ClassVar[Dict[str, str]] = {**ImageSystem.sweep_labels, "eve_snr_db": "Eavesdropper SNR (dB)",
                                               "epsilon": "Privacy budget $\\epsilon$"}
     metrics_provided: ClassVar[FrozenSet[str]] = frozenset({
-        "accuracy", "attacker_psnr", "attacker_ssim", "attacker_accuracy", "mi_leakage", "tx_power",
-        "symbols_per_message", "ser"})
+        "accuracy", "tx_power", "symbols_per_message", "ser"}) | ATTACK_METRICS
     accepts_training: ClassVar[bool] = True
 
     def __init__(self, params: PrivacyParams, context: SystemContext) -> None:
@@ -188,16 +163,21 @@ class PrivacyToscSystem(ImageSystem):
         self._inverters: Dict[float, Any] = {}
         self._keys: List[str] = []
         self._records: Dict[str, Dict[str, Any]] = {}
-        self._judge: Any = None
-        self._perceptual: Any = None
         self._legit: Any = None
-        self._eve: Any = None
+        self._eavesdropper: Optional[Eavesdropper] = None
+
+    @property
+    def eavesdropper(self) -> Eavesdropper:
+        """The system's :class:`~linksim.privacy.attack.Eavesdropper` (built on first use: it needs the data)."""
+        if self._eavesdropper is None:
+            self._eavesdropper = Eavesdropper(self.params.eavesdropper, self.context, self.dataset,
+                                              self.training.stage("attacker", quick=self.context.quick),
+                                              self.training.train_snr_db)
+        return self._eavesdropper
 
     # ----------------------------------------------------------------- checks
     @classmethod
     def validate_context(cls, params: PrivacyParams, context: SystemContext) -> None:
-        from ...phy.channels import build_channel
-
         training = validate_model(TrainingParams, context.training or {}, field="training")
         dataset = cls._dataset_of(context)
         if dataset.num_classes < 2:
@@ -205,10 +185,7 @@ class PrivacyToscSystem(ImageSystem):
         h, w, _ = dataset.image_shape
         if h % 4 or w % 4:
             raise UserError(f"data: privacy_tosc needs height and width divisible by 4, got {h}x{w}")
-        for field, spec in (("channel", context.channel), ("params.eavesdropper.channel", params.eavesdropper.channel)):
-            if spec is not None and getattr(build_channel(spec, field=field), "symbols_multiple", 1) != 1:
-                raise UserError(f"{field}: privacy_tosc sends k symbols per image over a SISO channel "
-                                "(awgn, rayleigh, rician)")
+        check_eavesdropper(params.eavesdropper, context.channel, "params.eavesdropper")
         need = cls._image_counts(training, context.quick)
         have = len(dataset.split("train"))
         if sum(need) > have:
@@ -294,40 +271,23 @@ class PrivacyToscSystem(ImageSystem):
         """What shapes the attacker's input beyond the transceiver's weights (the deployed mechanism)."""
         p = self.params
         view: Dict[str, Any] = {"scheme": p.scheme, "tap": p.eavesdropper.tap,
-                                "channel": p.eavesdropper.channel or self.context.channel}
+                                "channel": self.eavesdropper.channel_spec}
         if p.scheme == "encryption":
             view["encryption"] = {"mode": p.encryption.mode, "keys": p.encryption.keys,
                                   "key_sha256": hashlib.sha256(str(p.encryption.key).encode()).hexdigest()}
         return view
 
     def attacker_key(self, epsilon: float) -> str:
-        _, aux = self._image_counts(self.training, self.context.quick)
-        legit, _ = self._image_counts(self.training, self.context.quick)
-        return config_hash({"model": ATTACKER_VERSION, "victim": self.transceiver_key(epsilon)},
-                           self._attacker_view(), self.params.attacker.model_dump(),
-                           {"stage": stage_dict(self.training.stage("attacker", quick=self.context.quick)),
-                            "train_snr_db": self._attacker_snr(), "images": [legit, legit + aux],
-                            "perceptual": self._perceptual_key()})
-
-    def _attacker_snr(self) -> float:
-        given = self.params.attacker.train_snr_db
-        return float(self.training.train_snr_db if given is None else given)
-
-    def _perceptual_key(self) -> Optional[str]:
-        if self.params.attacker.perceptual_weight <= 0:
-            return None
-        return classifier_weights(self.context, self.dataset, ClassifierParams())[0][1]
+        legit, aux = self._image_counts(self.training, self.context.quick)
+        return self.eavesdropper.key(self.transceiver_key(epsilon), self._attacker_view(), (legit, legit + aux))
 
     # ----------------------------------------------------------------- setup
     def setup(self) -> None:
         from ...layers.channel import ChannelLayer
 
         self._legit = ChannelLayer(self.context.channel, 0.0)
-        self._eve = ChannelLayer(self.params.eavesdropper.channel or self.context.channel, 0.0)
         with torch_threads(self.params.threads):
-            if self.params.attacker.perceptual_weight > 0:
-                self._perceptual = downstream_classifier(self.context, self.dataset, ClassifierParams()).model
-            self._judge = downstream_classifier(self.context, self.dataset, self.params.judge)
+            self.eavesdropper.setup()
             for point in self.context.points or [{}]:
                 epsilon = self._epsilon(point)
                 if epsilon not in self._links:
@@ -397,52 +357,21 @@ class PrivacyToscSystem(ImageSystem):
         trained.model.trainable = False
         return self._link(trained.model, epsilon)
 
-    def _intercept(self, link: SchemeLink, x: torch.Tensor, snr_db: float) -> torch.Tensor:
-        """What the eavesdropper's inverter gets for images ``x`` sent by ``link`` (no gradients)."""
-        sent = link.transmit(x, training=False)
-        received = sent.tx if self.params.eavesdropper.tap == "channel_input" else self._eve(sent.tx, snr_db=snr_db)
-        return link.listen(sent, received)
-
     def _load_inverter(self, epsilon: float) -> Any:
-        from .networks import build_inverter
-
-        p, key, link = self.params, self.attacker_key(epsilon), self._links[epsilon]
+        link = self._links[epsilon]
+        legit, aux_count = self._image_counts(self.training, self.context.quick)
         _, aux = self._splits()
-        snr = self._attacker_snr()
-        record: Dict[str, Any] = {}
 
-        def train(inverter: Any) -> None:
-            log = self._log()
-            if log:
-                log(f"[{self.context.label}] training the eavesdropper's inversion network on {len(aux)} images "
-                    f"of its own at {snr:g} dB")
-            report = train_inverter(inverter, lambda x: self._intercept(link, x, snr), aux,
-                                    self.training.stage("attacker", quick=self.context.quick),
-                                    perceptual=self._perceptual, perceptual_weight=p.attacker.perceptual_weight,
-                                    seed=self.context.seed, name=f"'{self.context.label}' attacker", log=log)
-            record.update(running_time_s=report.wall_s, training=report.as_dict())
+        def features_of(x: torch.Tensor, snr_db: float) -> torch.Tensor:
+            sent = link.transmit(x, training=False)
+            return link.listen(sent, self.eavesdropper.intercept(sent.tx, snr_db))
 
-        with torch_threads(p.threads):
-            trained = load_or_train(WeightStore(self.context.cache_dir, WEIGHT_KIND), key,
-                                    build=lambda: build_inverter(link.listener_values, self.image_shape,
-                                                                 p.attacker.width),
-                                    train=train, seed={"seed": self.context.seed, "key": key},
-                                    info=lambda model: {"model": f"privacy_tosc attacker of {p.scheme}",
-                                                        "victim": self.transceiver_key(epsilon),
-                                                        "train_snr_db": snr, **record})
-        self._keys.append(key)
-        self._records[key] = {"role": "attacker", "scheme": p.scheme, "source": trained.source}
-        return trained.model
+        with torch_threads(self.params.threads):
+            return self.eavesdropper.inverter(self.transceiver_key(epsilon), self._attacker_view(),
+                                              link.listener_values, aux, (legit, legit + aux_count), features_of,
+                                              log=self._log())
 
     # ----------------------------------------------------------------- simulate
-    def _eve_snr(self, point: Mapping[str, float]) -> float:
-        eve = self.params.eavesdropper
-        if "eve_snr_db" in point:
-            return float(point["eve_snr_db"])
-        if eve.snr_db is not None:
-            return float(eve.snr_db)
-        return float(point["snr_db"]) + eve.snr_offset_db
-
     @torch.no_grad()
     def simulate(self, batch_size: int, point: Mapping[str, float]) -> Dict[str, float]:
         import sionna.phy
@@ -453,22 +382,12 @@ class PrivacyToscSystem(ImageSystem):
         index = sionna.phy.config.np_rng.integers(0, len(test), size=batch_size)
         images, labels = test.images[index], test.labels[index]
         with torch_threads(self.params.threads):
-            x = to_tensor(images)
-            sent = link.transmit(x)
+            sent = link.transmit(to_tensor(images))
             legit_rx = self._legit(sent.tx, snr_db=float(point["snr_db"]))
             predicted = link.logits(sent, legit_rx).argmax(-1).cpu().numpy()
-            if self.params.eavesdropper.tap == "channel_input":
-                eve_rx = sent.tx
-            else:
-                eve_rx = self._eve(sent.tx, snr_db=self._eve_snr(point))
-            guess = quality.to_uint8(to_images(inverter(link.listen(sent, eve_rx), training=False)))
-            judged = self._judge.predict(guess)
-        stats: Dict[str, float] = {"correct": float(np.count_nonzero(predicted == labels)), "trials": float(batch_size),
-                                   "attacker_correct": float(np.count_nonzero(judged == labels)),
-                                   "attacker_trials": float(batch_size)}
-        stats.update(quality.mean_statistics("attacker_psnr", quality.psnr_per_image(images, guess)))
-        stats.update(quality.mean_statistics("attacker_ssim", quality.ssim_per_image(images, guess)))
-        stats.update(quality.mean_statistics("mi_leakage", mi_per_image(images, guess)))
+            eve_rx = self.eavesdropper.intercept(sent.tx, self.eavesdropper.snr_db(point))
+            stats = self.eavesdropper.statistics(images, inverter(link.listen(sent, eve_rx), training=False), labels)
+        stats.update(correct=float(np.count_nonzero(predicted == labels)), trials=float(batch_size))
         stats.update(quality.mean_statistics("tx_power", link.tx_power(sent).cpu().numpy()))
         stats.update(quality.mean_statistics("symbols_per_message", np.full(batch_size, float(self.params.symbols))))
         if sent.indices is not None:
@@ -480,8 +399,7 @@ class PrivacyToscSystem(ImageSystem):
     def provenance(self) -> Dict[str, Any]:
         p = self.params
         out: Dict[str, Any] = {"scheme": p.scheme, "data": self.dataset.provenance(), "models": self._records,
-                               "mi_estimator": "16-bin plug-in per image, Miller-Madow corrected, bits",
-                               "judge": self._judge.info if self._judge is not None else None}
+                               "eavesdropper": self.eavesdropper.provenance()}
         if p.scheme == "dp":
             out["dp"] = {str(eps): self._mechanism(p, eps).describe() for eps in self._links}
         if p.scheme == "encryption":
@@ -490,9 +408,7 @@ class PrivacyToscSystem(ImageSystem):
 
     def trained_weights(self) -> List[Tuple[str, str]]:
         out = [(WEIGHT_KIND, key) for key in self._keys]
-        for params in ([ClassifierParams()] if self.params.attacker.perceptual_weight > 0 else []) + [self.params.judge]:
-            out += [item for item in classifier_weights(self.context, self.dataset, params) if item not in out]
-        return out
+        return out + [item for item in self.eavesdropper.trained_weights() if item not in out]
 
 
 __all__ = ["PrivacyToscSystem", "PrivacyParams", "SCHEMES"]

@@ -467,6 +467,25 @@ class ImageJsccSystem(ImageSystem):
         attacked = pgd_linf(loss, x, epsilon, self.params.attack_steps)
         return torch.round(attacked * 255.0) / 255.0
 
+    # ----------------------------------------------------------------- eavesdropping (linksim.systems.eavesdropped)
+    def victim_key(self, point: Mapping[str, float]) -> str:
+        """The weight key of the model serving ``point``."""
+        return self.model_key(self._model_point(point))
+
+    def victim_train_snr_db(self, point: Mapping[str, float]) -> float:
+        """The training SNR of that model (the middle of a training range)."""
+        snr = self._model_point(point)[1]
+        return float(sum(snr) / 2) if isinstance(snr, tuple) else float(snr)
+
+    def victim_training_images(self) -> int:
+        """Images from the start of the training split the models train on."""
+        return len(self._training_images()[1])
+
+    def transmitted_symbols(self, x: torch.Tensor, point: Mapping[str, float]) -> torch.Tensor:
+        """``[N, k, 2]`` power-normalised symbols the model at ``point`` sends for images ``x`` ``[N, C, H, W]``."""
+        with torch.no_grad(), torch_threads(self.params.threads):
+            return self._models[self._model_point(point)].encoder(x, training=False)
+
     # ----------------------------------------------------------------- records
     def provenance(self) -> Dict[str, Any]:
         info: Dict[str, Any] = {"method": self.params.method, "models": self._info,
