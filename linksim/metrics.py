@@ -181,6 +181,16 @@ _SHIPPED = {
                           "Share of the attacker's reconstructions a judge classifies correctly."),
     "tx_power": (MeanMetric("tx_power", "tx_power", label="Transmit power per symbol"),
                  "Mean transmitted energy per complex channel symbol."),
+    "params_m": (MeanMetric("params_m", "params_m", label="Deployed parameters (M)"),
+                 "Trainable parameters of the deployed networks, millions (privacy_cost)."),
+    "params_train_m": (MeanMetric("params_train_m", "params_train_m", label="Parameters in training (M)"),
+                       "Parameters of every network training needs, millions (privacy_cost)."),
+    "gflops": (MeanMetric("gflops", "gflops", label="Forward GFLOPs per image"),
+               "Forward FLOPs of one image through the deployed path, 2 per multiply-add, GFLOP (privacy_cost)."),
+    "train_epoch_s": (MeanMetric("train_epoch_s", "train_epoch_s", label="Training time per epoch (s)"),
+                      "Seconds per training epoch, extrapolated from timed steps (privacy_cost; machine-dependent)."),
+    "infer_ms": (MeanMetric("infer_ms", "infer_ms", label="Inference time per image (ms)"),
+                 "Median batch-1 latency of the deployed path (privacy_cost; machine-dependent)."),
 }
 #: bAbI task numbers with a per-task accuracy metric (``accuracy_task1`` ... ``accuracy_task20``).
 BABI_TASKS = tuple(range(1, 21))

@@ -204,3 +204,32 @@ def test_a_victim_without_symbols_exits_2_naming_the_field(tmp_path, capsys, vic
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err
     assert field in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------------------------- Table I
+def test_table1_counts_are_exact(tmp_path):
+    from linksim.systems.privacy.cost import parameter_count
+    from linksim.systems.privacy.networks import TaskHead, build_inverter
+    from linksim.systems.semcc.networks import SemanticEncoder
+
+    def cost(params):
+        scenario, _ = _scenario(tmp_path, [{"label": "S", "type": "privacy_cost", "params": params}],
+                                metrics=["params_m", "params_train_m", "gflops"])
+        system = build_system(scenario, 0, Runtime(cache_dir=tmp_path / "cache", quick=True))
+        stats = system.simulate(1, {"snr_db": 12.0})
+        return {name: stats[f"{name}_sum"] for name in ("params_m", "params_train_m", "gflops")}, system
+
+    plain, system = cost({"scheme": "deepjscc"})
+    assert cost({"scheme": "dp"})[0] == plain == cost({"scheme": "encryption"})[0]  # noise and keys add nothing
+    ibal, _ = cost({"scheme": "ibal"})
+    adversary = build_inverter(256, system.image_shape, 8)
+    assert ibal["params_m"] == plain["params_m"]
+    assert round(ibal["params_train_m"] * 1e6) == round(plain["params_m"] * 1e6) + parameter_count(adversary)
+    lbvq, _ = cost({"scheme": "lbvq"})
+    width = 8  # --quick
+    encoder = SemanticEncoder(128 * 16 // 2, system.image_shape, width)
+    head = TaskHead(128 * 16, system.image_shape, 10, width)
+    encoder(torch.zeros(2, 3, 32, 32))
+    head(torch.zeros(2, 128, 16))
+    assert round(lbvq["params_m"] * 1e6) == parameter_count(encoder) + parameter_count(head) + 16 * 16
+    assert plain["gflops"] > 0 and lbvq["gflops"] > plain["gflops"]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -56,12 +56,12 @@ def annealed(beta: float, epochs_done: int, epochs: int) -> float:
     return beta * min(1.0, max(0.0, (fraction - 0.1) / 0.1))
 
 
-def train_transceiver(link: SchemeLink, channel: Any, images: np.ndarray, labels: np.ndarray,
-                      settings: StageSettings, *, train_snr_db: float, extra: Regularisers, seed: int, name: str,
-                      log: Optional[Logger]) -> TrainingReport:
-    """Train ``link.model`` (encoder, head, codebook) in place; return the loop's report.
+def transceiver_objectives(link: SchemeLink, channel: Any, settings: StageSettings, *, train_snr_db: float,
+                           extra: Regularisers) -> Tuple[List[Objective], Callable[[int], None]]:
+    """The objectives of a scheme's training (``[transceiver]``, or ``[adversary, transceiver]`` for IBAL)
+    and the after-epoch callback that anneals the KL weight.
 
-    :param channel: The legitimate :class:`~linksim.layers.ChannelLayer` at ``train_snr_db``.
+    Batches are ``(x, y)`` (legitimate images and labels), followed by ``(x_aux,)`` with an adversary.
     """
     model = link.model
     noise_std = math.sqrt(float(snr_db_to_no(train_snr_db)) / 2.0)
@@ -84,24 +84,39 @@ def train_transceiver(link: SchemeLink, channel: Any, images: np.ndarray, labels
     def after_epoch(epoch: int) -> None:
         state["beta"] = annealed(extra.ib_beta, epoch, settings.epochs)
 
-    legit = Batches([to_tensor(images), torch.from_numpy(np.asarray(labels, dtype=np.int64))], settings.batch_size)
     decay = {"decay_every": max(1, settings.decay_every), "decay_factor": settings.decay_factor}
-    transceiver = Objective("transceiver", [model], lambda b: task_loss(b[0], b[1]), settings.learning_rate, **decay)
+    objectives = [Objective("transceiver", [model], lambda b: task_loss(b[0], b[1]), settings.learning_rate, **decay)]
+    if extra.adversary is not None:
+        objectives.insert(0, Objective("adversary", [extra.adversary], lambda b: adversary_loss(link, channel, extra,
+                                                                                               b[-1]),
+                                       settings.learning_rate, **decay))
+    return objectives, after_epoch
+
+
+def adversary_loss(link: SchemeLink, channel: Any, extra: Regularisers, x: torch.Tensor) -> torch.Tensor:
+    """IBAL's simulated adversary: MSE of its reconstruction of ``x`` from the received symbols (encoder fixed)."""
+    with torch.no_grad():
+        received = channel(link.transmit(x, training=False).tx, training=True)
+    return (extra.adversary(received, training=True) - x).square().mean()
+
+
+def train_transceiver(link: SchemeLink, channel: Any, images: np.ndarray, labels: np.ndarray,
+                      settings: StageSettings, *, train_snr_db: float, extra: Regularisers, seed: int, name: str,
+                      log: Optional[Logger]) -> TrainingReport:
+    """Train ``link.model`` (encoder, head, codebook) in place; return the loop's report.
+
+    :param channel: The legitimate :class:`~linksim.layers.ChannelLayer` at ``train_snr_db``.
+    """
+    objectives, after_epoch = transceiver_objectives(link, channel, settings, train_snr_db=train_snr_db,
+                                                     extra=extra)
+    legit = Batches([to_tensor(images), torch.from_numpy(np.asarray(labels, dtype=np.int64))], settings.batch_size)
     if extra.adversary is None:
-        loop = TrainingLoop(name, legit, [transceiver], epochs=settings.epochs, seed=seed, log=log,
+        loop = TrainingLoop(name, legit, objectives, epochs=settings.epochs, seed=seed, log=log,
                             after_epoch=[after_epoch])
         return loop.run()
-
-    def adversary_loss(x: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            received = channel(link.transmit(x, training=False).tx, training=True)
-        return (extra.adversary(received, training=True) - x).square().mean()
-
     aux = Batches([to_tensor(extra.aux_images)], settings.batch_size)
-    adversary = Objective("adversary", [extra.adversary], lambda b: adversary_loss(b[-1]), settings.learning_rate,
-                          **decay)
-    TrainingLoop(f"{name} (adversary pre-training)", aux, [adversary], epochs=1, seed=seed + 1, log=log).run()
-    loop = TrainingLoop(name, PairedBatches(legit, aux), [adversary, transceiver], epochs=settings.epochs, seed=seed,
+    TrainingLoop(f"{name} (adversary pre-training)", aux, objectives[:1], epochs=1, seed=seed + 1, log=log).run()
+    loop = TrainingLoop(name, PairedBatches(legit, aux), objectives, epochs=settings.epochs, seed=seed,
                         log=log, after_epoch=[after_epoch])
     return loop.run()
 
