@@ -162,6 +162,23 @@ def _check_batch_memory(scenario: Scenario, index: int, runtime: Runtime) -> Non
                             f"use a smaller batch_size and more batches")
 
 
+def _check_samples(scenario: Scenario) -> None:
+    """Every ``samples`` grid names systems that can draw samples, at an existing sweep point."""
+    index = {spec.label: i for i, spec in enumerate(scenario.systems)}
+    points = len(scenario.sweep.points())
+    for i, spec in enumerate(scenario.samples):
+        if spec.point >= points:
+            raise UserError(f"samples[{i}].point: {spec.point} is not a sweep point index (the sweep has {points} "
+                            f"points, 0-{points - 1})")
+        for j, label in enumerate(spec.systems):
+            if label not in index:
+                raise UserError(f"samples[{i}].systems[{j}]: no system labelled {label!r}")
+            cls = system_class(scenario, index[label])
+            if getattr(cls, "sample_images", None) is getattr(System, "sample_images"):
+                raise UserError(f"samples[{i}].systems[{j}]: system {label!r} (type "
+                                f"{scenario.systems[index[label]].type!r}) draws no sample images")
+
+
 def check_outputs(scenario: Scenario) -> None:
     """Check the figures and tables of ``scenario`` against its metrics, systems and sweep.
 
@@ -172,6 +189,7 @@ def check_outputs(scenario: Scenario) -> None:
     """
     metric_objs = {name: get_metric(name, field=f"metrics[{i}]") for i, name in enumerate(scenario.metrics)}
     labels = {s.label for s in scenario.systems}
+    _check_samples(scenario)
     for i, fig in enumerate(scenario.figures):
         if fig.y not in metric_objs:
             raise UserError(f"figures[{i}].y: {fig.y!r} is not one of the scenario's metrics")

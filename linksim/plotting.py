@@ -56,6 +56,9 @@ def _footer(store: ResultStore) -> str:
     parts = []
     if data:
         parts.append("data: " + "; ".join(sorted(str(d) for d in data)))
+    notes = {str(info["footer_note"]) for info in prov.get("systems", {}).values()
+             if isinstance(info, dict) and info.get("footer_note")}
+    parts += sorted(notes)
     parts.append(f"linksim run {store.scenario.get('name')} ({store.scenario_hash}), {prov.get('device_name', prov.get('device', '?'))}")
     if prov.get("quick"):
         parts.append("QUICK MODE (few batches, tiny models)")
@@ -278,6 +281,15 @@ def draw_outputs(
             md = path.with_suffix(".md")
             pending.append((md, table_markdown(table).encode("utf-8")))
             table_paths.append(md)
+    from .samples import load_samples, render_samples
+
+    grids = load_samples(store.directory) or {}
+    for spec in store.scenario.get("samples", []):
+        if (only and spec["file"] not in only) or spec["file"] not in grids:
+            continue
+        path = plots_dir / spec["file"]
+        pending.append((path, render_samples(grids[spec["file"]], _footer(store))))
+        fig_paths.append(path)
     for path, data in pending:
         atomic_write_bytes(path, data)
     return fig_paths, table_paths

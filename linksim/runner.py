@@ -377,6 +377,10 @@ def run_scenario(
             store.provenance["executor"] = executor.describe()
             ParallelRunner(scenario, store, runtime, executor, progress=progress,
                            requested_device=device or scenario.device).run()
+        if scenario.samples:
+            from .samples import collect_samples
+
+            collect_samples(scenario, runtime, out_dir)
         store.provenance["elapsed_s"] = previous_elapsed + (time.time() - started)
         store.save()
         csv_path = write_csv(store)

@@ -201,6 +201,22 @@ class FigureSpec(StrictModel):
 _FORMAT_SPEC = re.compile(r"^(.?[<>=^])?[+\- ]?#?0?(?P<width>\d{1,3})?[,_]?(\.(?P<precision>\d{1,3}))?[eEfFgGn%]?$")
 
 
+class SamplesSpec(StrictModel):
+    """A grid of sample images (e.g. what an attacker reconstructs): one row per system.
+
+    After the sweep, each listed system gives ``images`` test images and its outputs at
+    sweep point ``point`` (an index) through its ``sample_images`` method; they are
+    stored in ``samples.npz`` beside the results and drawn as ``file``, the originals
+    in the first row, each system's outputs below with its note under each image.
+    """
+
+    file: str = Field(..., pattern=r"^[^/\\\x00-\x1f\x7f]+\.pdf$", max_length=100)
+    systems: List[str] = Field(..., min_length=1, max_length=MAX_ITEMS)
+    point: int = Field(0, ge=0, le=10**6, description="index of the sweep point")
+    images: int = Field(4, ge=1, le=16, description="images per row (1..16)")
+    title: Optional[str] = Field(None, max_length=MAX_TEXT)
+
+
 def check_number_format(fmt: str) -> None:
     """Accept ``fmt`` only if it formats one number with a plain format spec (``"{:.2f}"``).
 
@@ -283,6 +299,8 @@ class Scenario(StrictModel):
     monte_carlo: MonteCarloSpec = Field(default_factory=MonteCarloSpec)
     figures: List[FigureSpec] = Field(default_factory=list, max_length=MAX_ITEMS)
     tables: List[TableSpec] = Field(default_factory=list, max_length=MAX_ITEMS)
+    samples: List[SamplesSpec] = Field(default_factory=list, max_length=MAX_ITEMS,
+                                       description="grids of sample images (systems with sample_images)")
 
     @field_validator("plugins")
     @classmethod
@@ -300,6 +318,10 @@ class Scenario(StrictModel):
                 if spec.file in first:
                     raise field_error(f"{kind}[{i}].file", f"{spec.file!r} is also written by {kind}[{first[spec.file]}]")
                 first[spec.file] = i
+        figure_files = {spec.file for spec in self.figures}
+        for i, spec in enumerate(self.samples):
+            if spec.file in figure_files or spec.file in {s.file for s in self.samples[:i]}:
+                raise field_error(f"samples[{i}].file", f"{spec.file!r} is also written by another figure")
         return self
 
     @field_validator("systems")
@@ -330,7 +352,8 @@ class Scenario(StrictModel):
 
     def resolved(self) -> Dict[str, Any]:
         """The scenario with every default filled in, as JSON-able data (stored in results.json)."""
-        return self.model_dump(mode="json", exclude={"plugins"} if not self.plugins else None)
+        empty = {name for name in ("plugins", "samples") if not getattr(self, name)}  # old scenarios keep their hash
+        return self.model_dump(mode="json", exclude=empty or None)
 
     def content_hash(self) -> str:
         """SHA-256 of :meth:`canonical_json` (first 16 hex digits)."""

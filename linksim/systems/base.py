@@ -118,6 +118,16 @@ class System:
         """What produced this system's numbers (weight hashes, data source, ...)."""
         return {}
 
+    def sample_images(self, point: Mapping[str, float], count: int) -> Dict[str, Any]:
+        """Sample images for a scenario's ``samples`` grid (optional; called after :meth:`setup`).
+
+        :param point: The sweep point.
+        :param count: Images wanted (the first ``count`` test images).
+        :returns: ``{"original": uint8 [count, H, W, C], "output": uint8 [count, H, W, C],
+            "notes": [count] str}`` (a note is printed under each output image).
+        """
+        raise NotImplementedError
+
     def training_groups(self) -> List[List[int]]:
         """Indices of ``context.points`` whose models ``setup`` can train independently.
 

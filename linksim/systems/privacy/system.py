@@ -395,6 +395,22 @@ class PrivacyToscSystem(ImageSystem):
             stats["symbols"] = float(sent.indices.numel())
         return stats
 
+    @torch.no_grad()
+    def sample_images(self, point: Mapping[str, float], count: int) -> Dict[str, Any]:
+        """The first ``count`` test images and the eavesdropper's reconstructions, noted with MI and PSNR."""
+        from ...privacy import mi_per_image
+        from ...vision.training import to_images
+
+        link, inverter = self._links[self._epsilon(point)], self._inverters[self._epsilon(point)]
+        images = self.dataset.split("test").images[:count]
+        with torch_threads(self.params.threads):
+            sent = link.transmit(to_tensor(images))
+            eve_rx = self.eavesdropper.intercept(sent.tx, self.eavesdropper.snr_db(point))
+            guess = quality.to_uint8(to_images(inverter(link.listen(sent, eve_rx), training=False)))
+        mi, psnr = mi_per_image(images, guess), quality.psnr_per_image(images, guess)
+        return {"original": images, "output": guess,
+                "notes": [f"MI {m:.2f} b, {q:.1f} dB" for m, q in zip(mi, psnr)]}
+
     # ----------------------------------------------------------------- records
     def provenance(self) -> Dict[str, Any]:
         p = self.params
@@ -402,6 +418,10 @@ class PrivacyToscSystem(ImageSystem):
                                "eavesdropper": self.eavesdropper.provenance()}
         if p.scheme == "dp":
             out["dp"] = {str(eps): self._mechanism(p, eps).describe() for eps in self._links}
+            if p.dp.calibration == "scale":
+                out["footer_note"] = "DP noise indexed by epsilon (calibration: scale): NO formal DP guarantee"
+            else:
+                out["footer_note"] = "DP: " + "; ".join(self._mechanism(p, eps).guarantee() for eps in self._links)
         if p.scheme == "encryption":
             out["encryption"] = self._attacker_view()["encryption"]
         return out
