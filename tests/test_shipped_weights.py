@@ -32,7 +32,7 @@ from linksim.weights import WeightStore
 REPO = Path(__file__).resolve().parents[1]
 PINS = Path(__file__).parent / "fixtures" / "shipped_weight_keys.json"
 LEARNED_SCENARIOS = sorted(p.name for p in (REPO / "scenarios").glob("*.yaml")
-                           if p.name.startswith(("memdeepsc_", "semcc_", "scu_", "mvqvae_")))
+                           if p.name.startswith(("memdeepsc_", "semcc_", "scu_", "mvqvae_", "privacy_")))
 BATCH = 8
 
 

@@ -66,7 +66,6 @@ class PrivacyCostSystem(ImageSystem):
     Params = CostParams
     sweep_parameters: ClassVar[FrozenSet[str]] = frozenset({"snr_db"})
     metrics_provided: ClassVar[FrozenSet[str]] = frozenset(COST_METRICS)
-    accepts_training: ClassVar[bool] = True
     simulate_needs_gradients: ClassVar[bool] = True  # it times training steps
 
     def __init__(self, params: CostParams, context: SystemContext) -> None:
@@ -83,12 +82,12 @@ class PrivacyCostSystem(ImageSystem):
 
         p, tosc = self.params, self.tosc
         model = tosc._build_transceiver()
-        epsilon = tosc._epsilon(point)
-        link = tosc._link(model, epsilon)
+        mp = tosc._model_point(point)
+        link = tosc._link(model, mp)
         extra = Regularisers(ib_beta=p.ib_beta if p.scheme in ("vfe", "ibal") else 0.0)
         if p.scheme == "ibal":
             extra.adversary = build_inverter(link.listener_values, self.image_shape, p.adversary_width)
-            extra.adversarial_weight = p.adversarial_weight
+            extra.adversarial_weight = mp[1]
         h, w, c = self.image_shape
         one = torch.rand(1, c, h, w)
         with torch.no_grad():

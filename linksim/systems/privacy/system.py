@@ -75,6 +75,10 @@ QUICK_IMAGES = 96
 QUICK_WIDTH = 8
 
 
+#: A model's (DP budget, adversarial weight): what a sweep can change in the transceiver.
+ModelPoint = Tuple[float, float]
+
+
 class StageParams(DecayingStageOverride):
     batch_size: int = Field(..., ge=2, le=MAX_BATCH_SIZE, description=f"images per batch (2..{MAX_BATCH_SIZE})")
 
@@ -152,9 +156,10 @@ class PrivacyToscSystem(ImageSystem):
 
     Params = PrivacyParams
     Training = TrainingParams
-    sweep_parameters: ClassVar[FrozenSet[str]] = frozenset({"snr_db", "eve_snr_db", "epsilon"})
+    sweep_parameters: ClassVar[FrozenSet[str]] = frozenset({"snr_db", "eve_snr_db", "epsilon", "adversarial_weight"})
     sweep_labels: ClassVar[Dict[str, str]] = {**ImageSystem.sweep_labels, "eve_snr_db": "Eavesdropper SNR (dB)",
-                                              "epsilon": "Privacy budget $\\epsilon$"}
+                                              "epsilon": "Privacy budget $\\epsilon$",
+                                              "adversarial_weight": "Adversarial weight $\\lambda$"}
     metrics_provided: ClassVar[FrozenSet[str]] = frozenset({
         "accuracy", "tx_power", "symbols_per_message", "ser"}) | ATTACK_METRICS
     accepts_training: ClassVar[bool] = True
@@ -162,8 +167,8 @@ class PrivacyToscSystem(ImageSystem):
     def __init__(self, params: PrivacyParams, context: SystemContext) -> None:
         super().__init__(params, context)
         self.training = validate_model(TrainingParams, context.training or {}, field="training")
-        self._links: Dict[float, SchemeLink] = {}
-        self._inverters: Dict[float, Any] = {}
+        self._links: Dict[ModelPoint, SchemeLink] = {}
+        self._inverters: Dict[ModelPoint, Any] = {}
         self._keys: List[str] = []
         self._records: Dict[str, Dict[str, Any]] = {}
         self._legit: Any = None
@@ -201,6 +206,13 @@ class PrivacyToscSystem(ImageSystem):
                     raise UserError(f"sweep: epsilon is swept but params.scheme is {params.scheme!r}, not dp")
                 if not epsilon > 0:
                     raise UserError(f"sweep: epsilon must be > 0, got {epsilon}")
+            weight = point.get("adversarial_weight")
+            if weight is not None:
+                if params.scheme != "ibal":
+                    raise UserError(f"sweep: adversarial_weight is swept but params.scheme is {params.scheme!r}, "
+                                    "not ibal")
+                if weight < 0:
+                    raise UserError(f"sweep: adversarial_weight must be >= 0, got {weight}")
             if "snr_db" not in point and context.points:
                 raise UserError("sweep: privacy_tosc needs snr_db in the sweep (or sweep.fixed)")
         if params.scheme == "dp":
@@ -232,13 +244,17 @@ class PrivacyToscSystem(ImageSystem):
     def width(self) -> int:
         return QUICK_WIDTH if self.context.quick else (self.params.width or 16)
 
-    def _epsilon(self, point: Mapping[str, float]) -> float:
-        return float(point.get("epsilon", self.params.dp.epsilon)) if self.params.scheme == "dp" else 0.0
+    def _model_point(self, point: Mapping[str, float]) -> ModelPoint:
+        """(DP budget, IBAL's adversarial weight) of the model serving ``point`` (0 where they do not apply)."""
+        p = self.params
+        epsilon = float(point.get("epsilon", p.dp.epsilon)) if p.scheme == "dp" else 0.0
+        weight = float(point.get("adversarial_weight", p.adversarial_weight)) if p.scheme == "ibal" else 0.0
+        return epsilon, weight
 
     def training_groups(self) -> List[List[int]]:
         groups: Dict[float, List[int]] = {}
         for index, point in enumerate(self.context.points):
-            groups.setdefault(self._epsilon(point), []).append(index)
+            groups.setdefault(self._model_point(point), []).append(index)
         return list(groups.values())
 
     def _splits(self) -> Tuple[Tuple[np.ndarray, np.ndarray], np.ndarray]:
@@ -251,15 +267,15 @@ class PrivacyToscSystem(ImageSystem):
         """Encryption trains (and shares) DeepJSCC's model."""
         return "deepjscc" if self.params.scheme == "encryption" else self.params.scheme
 
-    def transceiver_key(self, epsilon: float) -> str:
+    def transceiver_key(self, mp: ModelPoint) -> str:
         p, scheme = self.params, self._trained_scheme()
         settings: Dict[str, Any] = {"scheme": scheme}
         if scheme == "dp":
-            settings["dp"] = self._mechanism(p, epsilon).describe()
+            settings["dp"] = self._mechanism(p, mp[0]).describe()
         if scheme in ("vfe", "ibal"):
             settings["ib_beta"] = p.ib_beta
         if scheme == "ibal":
-            settings.update(adversarial_weight=p.adversarial_weight, adversary_width=p.adversary_width)
+            settings.update(adversarial_weight=mp[1], adversary_width=p.adversary_width)
         if scheme == "lbvq":
             settings["vq"] = p.vq.model_dump()
         legit, _ = self._image_counts(self.training, self.context.quick)
@@ -280,9 +296,9 @@ class PrivacyToscSystem(ImageSystem):
                                   "key_sha256": hashlib.sha256(str(p.encryption.key).encode()).hexdigest()}
         return view
 
-    def attacker_key(self, epsilon: float) -> str:
+    def attacker_key(self, mp: ModelPoint) -> str:
         legit, aux = self._image_counts(self.training, self.context.quick)
-        return self.eavesdropper.key(self.transceiver_key(epsilon), self._attacker_view(), (legit, legit + aux))
+        return self.eavesdropper.key(self.transceiver_key(mp), self._attacker_view(), (legit, legit + aux))
 
     # ----------------------------------------------------------------- setup
     def setup(self) -> None:
@@ -292,15 +308,15 @@ class PrivacyToscSystem(ImageSystem):
         with torch_threads(self.params.threads):
             self.eavesdropper.setup()
             for point in self.context.points or [{}]:
-                epsilon = self._epsilon(point)
-                if epsilon not in self._links:
-                    self._links[epsilon] = self._load_link(epsilon)
-                    self._inverters[epsilon] = self._load_inverter(epsilon)
+                mp = self._model_point(point)
+                if mp not in self._links:
+                    self._links[mp] = self._load_link(mp)
+                    self._inverters[mp] = self._load_inverter(mp)
 
     def _log(self) -> Any:
         return None if self.context.quick else log_stderr
 
-    def _link(self, model: Any, epsilon: float, scheme: Optional[str] = None) -> SchemeLink:
+    def _link(self, model: Any, mp: ModelPoint, scheme: Optional[str] = None) -> SchemeLink:
         """``model`` with the mechanism of ``scheme`` (default: the system's)."""
         from ...phy.channels import build_channel
         from ..mvqvae.index_link import IndexLink
@@ -308,7 +324,7 @@ class PrivacyToscSystem(ImageSystem):
         p = self.params
         return SchemeLink(
             scheme or p.scheme, model,
-            dp=self._mechanism(p, epsilon) if p.scheme == "dp" else None,
+            dp=self._mechanism(p, mp[0]) if p.scheme == "dp" else None,
             encryption=KeyedTransform(2 * p.symbols, p.encryption.key, p.encryption.mode, p.encryption.keys)
             if p.scheme == "encryption" else None,
             index_link=IndexLink(p.vq.codebook_size, build_channel(self.context.channel), order=p.vq.codebook_size)
@@ -321,11 +337,11 @@ class PrivacyToscSystem(ImageSystem):
         codebook = (p.vq.codebook_size, p.vq.dim) if p.scheme == "lbvq" else None
         return build_transceiver(p.symbols, self.image_shape, self.dataset.num_classes, self.width(), codebook)
 
-    def _load_link(self, epsilon: float) -> SchemeLink:
+    def _load_link(self, mp: ModelPoint) -> SchemeLink:
         from ...layers.channel import ChannelLayer
         from .networks import build_inverter
 
-        p, key = self.params, self.transceiver_key(epsilon)
+        p, key = self.params, self.transceiver_key(mp)
         (images, labels), aux = self._splits()
         scheme = self._trained_scheme()
         record: Dict[str, Any] = {}
@@ -335,13 +351,13 @@ class PrivacyToscSystem(ImageSystem):
             if log:
                 log(f"[{self.context.label}] training the {scheme} transceiver (k = {p.symbols}, "
                     f"{self.training.train_snr_db:g} dB) on {len(images)} images")
-            link = self._link(model, epsilon, scheme)
+            link = self._link(model, mp, scheme)
             extra = Regularisers()
             if scheme in ("vfe", "ibal"):
                 extra.ib_beta = p.ib_beta
             if scheme == "ibal":
                 extra.adversary = build_inverter(link.listener_values, self.image_shape, p.adversary_width)
-                extra.adversarial_weight, extra.aux_images = p.adversarial_weight, aux
+                extra.adversarial_weight, extra.aux_images = mp[1], aux
             report = train_transceiver(link, ChannelLayer(self.context.channel, self.training.train_snr_db), images,
                                        labels, self.training.stage("transceiver", quick=self.context.quick),
                                        train_snr_db=self.training.train_snr_db, extra=extra, seed=self.context.seed,
@@ -358,10 +374,10 @@ class PrivacyToscSystem(ImageSystem):
         self._keys.append(key)
         self._records[key] = {"role": "transceiver", "scheme": scheme, "source": trained.source}
         trained.model.trainable = False
-        return self._link(trained.model, epsilon)
+        return self._link(trained.model, mp)
 
-    def _load_inverter(self, epsilon: float) -> Any:
-        link = self._links[epsilon]
+    def _load_inverter(self, mp: ModelPoint) -> Any:
+        link = self._links[mp]
         legit, aux_count = self._image_counts(self.training, self.context.quick)
         _, aux = self._splits()
 
@@ -370,7 +386,7 @@ class PrivacyToscSystem(ImageSystem):
             return link.listen(sent, self.eavesdropper.intercept(sent.tx, snr_db))
 
         with torch_threads(self.params.threads):
-            return self.eavesdropper.inverter(self.transceiver_key(epsilon), self._attacker_view(),
+            return self.eavesdropper.inverter(self.transceiver_key(mp), self._attacker_view(),
                                               link.listener_values, aux, (legit, legit + aux_count), features_of,
                                               log=self._log())
 
@@ -379,8 +395,8 @@ class PrivacyToscSystem(ImageSystem):
     def simulate(self, batch_size: int, point: Mapping[str, float]) -> Dict[str, float]:
         import sionna.phy
 
-        epsilon = self._epsilon(point)
-        link, inverter = self._links[epsilon], self._inverters[epsilon]
+        mp = self._model_point(point)
+        link, inverter = self._links[mp], self._inverters[mp]
         test = self.dataset.split("test")
         index = sionna.phy.config.np_rng.integers(0, len(test), size=batch_size)
         images, labels = test.images[index], test.labels[index]
@@ -404,7 +420,8 @@ class PrivacyToscSystem(ImageSystem):
         from ...privacy import mi_per_image
         from ...vision.training import to_images
 
-        link, inverter = self._links[self._epsilon(point)], self._inverters[self._epsilon(point)]
+        mp = self._model_point(point)
+        link, inverter = self._links[mp], self._inverters[mp]
         images = self.dataset.split("test").images[:count]
         with torch_threads(self.params.threads):
             sent = link.transmit(to_tensor(images))
@@ -420,11 +437,11 @@ class PrivacyToscSystem(ImageSystem):
         out: Dict[str, Any] = {"scheme": p.scheme, "data": self.dataset.provenance(), "models": self._records,
                                "eavesdropper": self.eavesdropper.provenance()}
         if p.scheme == "dp":
-            out["dp"] = {str(eps): self._mechanism(p, eps).describe() for eps in self._links}
+            out["dp"] = {str(mp[0]): self._mechanism(p, mp[0]).describe() for mp in self._links}
             if p.dp.calibration == "scale":
                 out["footer_note"] = "DP noise indexed by epsilon (calibration: scale): NO formal DP guarantee"
             else:
-                out["footer_note"] = "DP: " + "; ".join(self._mechanism(p, eps).guarantee() for eps in self._links)
+                out["footer_note"] = "DP: " + "; ".join(self._mechanism(p, mp[0]).guarantee() for mp in self._links)
         if p.scheme == "encryption":
             out["encryption"] = self._attacker_view()["encryption"]
         return out

@@ -6,7 +6,8 @@
   annealed in over the second tenth of the epochs); IBAL adds an adversarial term
   against a simulated inversion network trained in turn on the auxiliary half of the
   data (the kit's two objectives on paired batches: one adversary step, then one
-  transceiver step).
+  transceiver step, over twice the epochs so that the transceiver takes as many steps as
+  the other schemes').
 * :func:`train_inverter`: the eavesdropper's model inversion, MSE plus a perceptual L1
   distance on the stage outputs of a frozen ResNet, on images disjoint from the
   victim's; every batch is sent through the deployed transmitter (fresh DP noise and
@@ -17,6 +18,7 @@ Images enter as ``uint8 [N, H, W, C]``; the loss functions see ``[B, C, H, W]`` 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -107,6 +109,8 @@ def train_transceiver(link: SchemeLink, channel: Any, images: np.ndarray, labels
 
     :param channel: The legitimate :class:`~linksim.layers.ChannelLayer` at ``train_snr_db``.
     """
+    if extra.adversary is not None:  # steps alternate: twice the passes give the transceiver as many steps
+        settings = dataclasses.replace(settings, epochs=2 * settings.epochs, decay_every=2 * settings.decay_every)
     objectives, after_epoch = transceiver_objectives(link, channel, settings, train_snr_db=train_snr_db,
                                                      extra=extra)
     legit = Batches([to_tensor(images), torch.from_numpy(np.asarray(labels, dtype=np.int64))], settings.batch_size)
