@@ -42,18 +42,18 @@ def test_encryption_shares_deepjscc_weights_but_not_its_attacker(tmp_path):
     plain = _system(tmp_path, {"scheme": "deepjscc"})
     enc = _system(tmp_path, {"scheme": "encryption"})
     static = _system(tmp_path, {"scheme": "encryption", "encryption": {"keys": "static"}})
-    assert enc.transceiver_key(0.0) == plain.transceiver_key(0.0) == static.transceiver_key(0.0)
-    keys = {plain.attacker_key(0.0), enc.attacker_key(0.0), static.attacker_key(0.0)}
+    assert enc.transceiver_key((0.0, 0.0)) == plain.transceiver_key((0.0, 0.0)) == static.transceiver_key((0.0, 0.0))
+    keys = {plain.attacker_key((0.0, 0.0)), enc.attacker_key((0.0, 0.0)), static.attacker_key((0.0, 0.0))}
     assert len(keys) == 3  # the attacker sees other inputs: trained for each
 
 
 def test_the_attacker_key_follows_its_victim(tmp_path):
     a = _system(tmp_path, {"scheme": "dp", "dp": {"epsilon": 0.1}})
     b = _system(tmp_path, {"scheme": "dp", "dp": {"epsilon": 0.9}})
-    assert a.transceiver_key(0.1) != a.transceiver_key(0.9) == b.transceiver_key(0.9)
-    assert a.attacker_key(0.1) != a.attacker_key(0.9)
+    assert a.transceiver_key((0.1, 0.0)) != a.transceiver_key((0.9, 0.0)) == b.transceiver_key((0.9, 0.0))
+    assert a.attacker_key((0.1, 0.0)) != a.attacker_key((0.9, 0.0))
     wider = _system(tmp_path, {"scheme": "dp", "dp": {"epsilon": 0.1}, "symbols": 64})
-    assert wider.attacker_key(0.1) != a.attacker_key(0.1)
+    assert wider.attacker_key((0.1, 0.0)) != a.attacker_key((0.1, 0.0))
 
 
 def test_the_attackers_images_are_disjoint_from_the_victims(tmp_path):
@@ -89,7 +89,7 @@ def quick_links(tmp_path_factory):
 
 
 def test_encryption_is_lossless_for_the_key_holder_and_useless_without_it(quick_links):
-    plain, enc = quick_links["deepjscc"]._links[0.0], quick_links["encryption"]._links[0.0]
+    plain, enc = quick_links["deepjscc"]._links[(0.0, 0.0)], quick_links["encryption"]._links[(0.0, 0.0)]
     images = quick_links["deepjscc"].dataset.split("test").images[:64]
     x = to_tensor(images)
     with torch.no_grad():
@@ -104,7 +104,7 @@ def test_encryption_is_lossless_for_the_key_holder_and_useless_without_it(quick_
 
 def test_lbvq_sends_only_constellation_points(quick_links):
     system = quick_links["lbvq"]
-    link = system._links[0.0]
+    link = system._links[(0.0, 0.0)]
     x = to_tensor(system.dataset.split("test").images[:16])
     with torch.no_grad():
         sent = link.transmit(x)
@@ -233,3 +233,14 @@ def test_table1_counts_are_exact(tmp_path):
     head(torch.zeros(2, 128, 16))
     assert round(lbvq["params_m"] * 1e6) == parameter_count(encoder) + parameter_count(head) + 16 * 16
     assert plain["gflops"] > 0 and lbvq["gflops"] > plain["gflops"]
+
+
+def test_an_attack_metric_without_an_eavesdropper_exits_2(tmp_path, capsys):
+    """Attack metrics need an eavesdropper: a plain image_jscc reports none (wrap it in eavesdropped)."""
+    doc = {**BASE, "metrics": ["accuracy", "attacker_psnr"],
+           "systems": [{"label": "S", "type": "image_jscc", "params": VICTIM["params"]}]}
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "metrics[1]" in err and "attacker_psnr" in err and "Traceback" not in err

@@ -10,7 +10,8 @@ For a scheme of ``privacy_tosc`` (the same ``params``), without training anythin
   noise, clipping and permutations count nothing), GFLOP;
 * ``train_epoch_s``: seconds per epoch of ``reference_images`` at batch ``batch_size``,
   extrapolated from ``timed_steps`` optimizer steps of the scheme's own objectives on
-  random images (the paper: 50 000 CIFAR-10 images, batch 512);
+  random images (the paper: 50 000 CIFAR-10 images, batch 512); an IBAL epoch holds an
+  adversary step beside each transceiver step;
 * ``infer_ms``: median batch-1 latency of the deployed path over ``latency_runs`` runs.
 
 Times depend on the machine (the figure footer names it); parameter and FLOP counts do
@@ -130,7 +131,8 @@ class PrivacyCostSystem(ImageSystem):
         start = time.perf_counter()
         loop.run()
         per_batch = (time.perf_counter() - start) / steps
-        return per_batch * math.ceil(p.reference_images / batch)
+        rounds = 2 if extra.adversary is not None else 1  # IBAL: an adversary step beside every transceiver step
+        return per_batch * rounds * math.ceil(p.reference_images / batch)
 
 
 __all__ = ["PrivacyCostSystem", "COST_METRICS", "parameter_count"]
