@@ -35,6 +35,7 @@ from ...registry import systems
 from ...vision import quality
 from ..base import SystemContext
 from ..image_system import ImageSystem
+from .schemes import ADVERSARIAL, WITH_IB
 from .system import PrivacyParams, PrivacyToscSystem
 from .training import Regularisers, transceiver_objectives
 
@@ -85,8 +86,8 @@ class PrivacyCostSystem(ImageSystem):
         model = tosc._build_transceiver()
         mp = tosc._model_point(point)
         link = tosc._link(model, mp)
-        extra = Regularisers(ib_beta=p.ib_beta if p.scheme in ("vfe", "ibal") else 0.0)
-        if p.scheme == "ibal":
+        extra = Regularisers(ib_beta=p.ib_beta if p.scheme in WITH_IB else 0.0)
+        if p.scheme in ADVERSARIAL:
             extra.adversary = build_inverter(link.listener_values, self.image_shape, p.adversary_width)
             extra.adversarial_weight = mp[1]
         h, w, c = self.image_shape

@@ -24,6 +24,8 @@ vfe            DeepJSCC trained with the variational-IB KL of Shao et al. (log-u
 ibal           VFE plus an adversarial term against a simulated inversion network
 lbvq           ``k`` latents of ``d`` quantised to ``K`` learned codewords; indices as Gray
                ``K``-QAM, hard detection, codeword lookup
+uis            UIS-ToSC: LBVQ's link trained with the VIB KL term on the latents and IBAL's
+               adversarial term (the authors' code: the KL on a branch that is not sent)
 =============  ======================================================================
 """
 
@@ -39,7 +41,13 @@ import torch
 from ...layers.power import PowerNormalization
 from ...privacy import DPMechanism, KeyedTransform
 
-SCHEMES = ("deepjscc", "dp", "encryption", "vfe", "ibal", "lbvq")
+SCHEMES = ("deepjscc", "dp", "encryption", "vfe", "ibal", "lbvq", "uis")
+#: Schemes that send codebook indices.
+QUANTISED = ("lbvq", "uis")
+#: Schemes trained with the VIB KL term.
+WITH_IB = ("vfe", "ibal", "uis")
+#: Schemes trained against a simulated inversion network.
+ADVERSARIAL = ("ibal", "uis")
 
 #: Molchanov et al. (2017): ``-KL ~ k1 sigmoid(k2 + k3 log alpha) - 0.5 log(1 + 1/alpha) - k1``.
 _KL_K1, _KL_K2, _KL_K3 = 0.63576, 1.87320, 1.48695
@@ -110,7 +118,7 @@ class SchemeLink:
         import sionna.phy
 
         model = self.model
-        if self.scheme == "lbvq":
+        if self.scheme in QUANTISED:
             latents = model.latents(x, training=training)
             _, indices = model.quantizer(latents)
             symbols = self.index_link.map(indices)  # [N, k] complex, unit average energy
@@ -136,7 +144,7 @@ class SchemeLink:
         codewords ``[N, k, d]`` of the nearest-point decisions; with ``straight_through``
         the gradient goes to the unquantised latents (training).
         """
-        if self.scheme != "lbvq":
+        if self.scheme not in QUANTISED:
             return received
         complex_rx = torch.complex(received[..., 0].float(), received[..., 1].float())
         bits = self.index_link.hard_bits(complex_rx, self.model.k)

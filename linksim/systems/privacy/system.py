@@ -57,7 +57,7 @@ from ...weights import WeightStore, config_hash
 from ..base import SystemContext
 from ..image_system import ImageSystem
 from ..training import log_stderr, torch_threads
-from .schemes import SCHEMES, SchemeLink
+from .schemes import ADVERSARIAL, QUANTISED, SCHEMES, WITH_IB, SchemeLink
 from .training import Regularisers, train_transceiver
 
 MODEL_VERSION = "privacy-tosc-1"
@@ -129,7 +129,7 @@ class VQParams(ParamsModel):
 class PrivacyParams(ParamsModel):
     """Parameters of ``privacy_tosc`` (defaults: ``../shared/notes/privacy-tosc-analysis.md``)."""
 
-    scheme: Literal["deepjscc", "dp", "encryption", "vfe", "ibal", "lbvq"]
+    scheme: Literal["deepjscc", "dp", "encryption", "vfe", "ibal", "lbvq", "uis"]
     symbols: int = Field(128, ge=1, le=10**5, description="complex channel uses per image (128: k/n = 1/24 on "
                                                           "32x32x3)")
     width: Optional[int] = Field(None, ge=4, le=512, description="feature maps of encoder and head (default 16)")
@@ -208,9 +208,9 @@ class PrivacyToscSystem(ImageSystem):
                     raise UserError(f"sweep: epsilon must be > 0, got {epsilon}")
             weight = point.get("adversarial_weight")
             if weight is not None:
-                if params.scheme != "ibal":
+                if params.scheme not in ADVERSARIAL:
                     raise UserError(f"sweep: adversarial_weight is swept but params.scheme is {params.scheme!r}, "
-                                    "not ibal")
+                                    "not ibal or uis")
                 if weight < 0:
                     raise UserError(f"sweep: adversarial_weight must be >= 0, got {weight}")
             if "snr_db" not in point and context.points:
@@ -248,7 +248,7 @@ class PrivacyToscSystem(ImageSystem):
         """(DP budget, IBAL's adversarial weight) of the model serving ``point`` (0 where they do not apply)."""
         p = self.params
         epsilon = float(point.get("epsilon", p.dp.epsilon)) if p.scheme == "dp" else 0.0
-        weight = float(point.get("adversarial_weight", p.adversarial_weight)) if p.scheme == "ibal" else 0.0
+        weight = float(point.get("adversarial_weight", p.adversarial_weight)) if p.scheme in ADVERSARIAL else 0.0
         return epsilon, weight
 
     def training_groups(self) -> List[List[int]]:
@@ -272,11 +272,11 @@ class PrivacyToscSystem(ImageSystem):
         settings: Dict[str, Any] = {"scheme": scheme}
         if scheme == "dp":
             settings["dp"] = self._mechanism(p, mp[0]).describe()
-        if scheme in ("vfe", "ibal"):
+        if scheme in WITH_IB:
             settings["ib_beta"] = p.ib_beta
-        if scheme == "ibal":
+        if scheme in ADVERSARIAL:
             settings.update(adversarial_weight=mp[1], adversary_width=p.adversary_width)
-        if scheme == "lbvq":
+        if scheme in QUANTISED:
             settings["vq"] = p.vq.model_dump()
         legit, _ = self._image_counts(self.training, self.context.quick)
         arch = {"model": MODEL_VERSION, "k": p.symbols, "width": self.width(), "image_shape": list(self.image_shape),
@@ -328,13 +328,13 @@ class PrivacyToscSystem(ImageSystem):
             encryption=KeyedTransform(2 * p.symbols, p.encryption.key, p.encryption.mode, p.encryption.keys)
             if p.scheme == "encryption" else None,
             index_link=IndexLink(p.vq.codebook_size, build_channel(self.context.channel), order=p.vq.codebook_size)
-            if p.scheme == "lbvq" else None)
+            if p.scheme in QUANTISED else None)
 
     def _build_transceiver(self) -> Any:
         from .networks import build_transceiver
 
         p = self.params
-        codebook = (p.vq.codebook_size, p.vq.dim) if p.scheme == "lbvq" else None
+        codebook = (p.vq.codebook_size, p.vq.dim) if p.scheme in QUANTISED else None
         return build_transceiver(p.symbols, self.image_shape, self.dataset.num_classes, self.width(), codebook)
 
     def _load_link(self, mp: ModelPoint) -> SchemeLink:
@@ -353,9 +353,9 @@ class PrivacyToscSystem(ImageSystem):
                     f"{self.training.train_snr_db:g} dB) on {len(images)} images")
             link = self._link(model, mp, scheme)
             extra = Regularisers()
-            if scheme in ("vfe", "ibal"):
+            if scheme in WITH_IB:
                 extra.ib_beta = p.ib_beta
-            if scheme == "ibal":
+            if scheme in ADVERSARIAL:
                 extra.adversary = build_inverter(link.listener_values, self.image_shape, p.adversary_width)
                 extra.adversarial_weight, extra.aux_images = mp[1], aux
             report = train_transceiver(link, ChannelLayer(self.context.channel, self.training.train_snr_db), images,

@@ -76,10 +76,10 @@ def transceiver_objectives(link: SchemeLink, channel: Any, settings: StageSettin
         if sent.latents is not None:
             codebook, commitment = model.quantizer.loss_terms(sent.latents, sent.indices)
             loss = loss + codebook + commitment
-        if state["beta"] > 0:
-            loss = loss + state["beta"] * vib_kl(sent.tx, noise_std).mean()
+        if state["beta"] > 0:  # on what is sent, or on the latents of a quantised scheme
+            loss = loss + state["beta"] * vib_kl(sent.tx if sent.latents is None else sent.latents, noise_std).mean()
         if extra.adversary is not None:
-            guess = extra.adversary(received, training=False)
+            guess = extra.adversary(link.listen(sent, received, straight_through=True), training=False)
             loss = loss - extra.adversarial_weight * (guess - x).square().mean()
         return loss
 
@@ -98,8 +98,9 @@ def transceiver_objectives(link: SchemeLink, channel: Any, settings: StageSettin
 def adversary_loss(link: SchemeLink, channel: Any, extra: Regularisers, x: torch.Tensor) -> torch.Tensor:
     """IBAL's simulated adversary: MSE of its reconstruction of ``x`` from the received symbols (encoder fixed)."""
     with torch.no_grad():
-        received = channel(link.transmit(x, training=False).tx, training=True)
-    return (extra.adversary(received, training=True) - x).square().mean()
+        sent = link.transmit(x, training=False)
+        features = link.listen(sent, channel(sent.tx, training=True))
+    return (extra.adversary(features, training=True) - x).square().mean()
 
 
 def train_transceiver(link: SchemeLink, channel: Any, images: np.ndarray, labels: np.ndarray,
