@@ -78,9 +78,17 @@ def test_fresh_key_encryption_leaks_least_and_costs_no_accuracy(measured):
     assert abs(measured["DeepJSCC-Encryption"][12.0]["psnr"] - measured["mean image"][12.0]["psnr"]) < 0.5
 
 
+QUANTISED = ("DeepJSCC-LBVQ", "UIS-ToSC")
+
+
 @pytest.mark.slow
 def test_lbvq_loses_most_accuracy_at_low_snr(measured):
+    """LBVQ's drop from 12 to 4 dB (0.15 in the 500-image run) beats every analog scheme's.
+
+    UIS-ToSC, quantised too, drops 0.08 there: within the sampling spread of the analog
+    schemes' largest drops, so it is reported (README), not asserted.
+    """
     drop = {label: values[12.0]["accuracy"] - values[4.0]["accuracy"] for label, values in measured.items()
             if label != "mean image"}
-    analog = {label: d for label, d in drop.items() if label != "DeepJSCC-LBVQ"}
+    analog = {label: d for label, d in drop.items() if label not in QUANTISED}
     assert drop["DeepJSCC-LBVQ"] > max(analog.values()), drop
