@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, List, NoReturn, Optional, Sequence
@@ -363,4 +364,8 @@ def one_line(message: str, limit: int = 2000) -> str:
 
 
 def console_main(argv: Optional[List[str]] = None) -> None:  # pragma: no cover - console script
-    sys.exit(main(argv))
+    try:
+        sys.exit(main(argv))
+    except BrokenPipeError:  # e.g. `linksim weights list | head`: the reader is gone, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
