@@ -74,8 +74,29 @@ def test_celeba_as_an_image_source(tmp_path):
     with pytest.raises(UserError, match="data.attribute"):
         ImageDataset(ImageDataset.Params(source="celeba", path=str(tmp_path), attribute="Beard"),
                      cache_dir=tmp_path / "cache").split("test")
-    with pytest.raises(Exception, match="only used with source: celeba"):
+    with pytest.raises(Exception, match="not an embedded attribute"):
         ImageDataset.Params(source="embedded", attribute="Smiling")
+    with pytest.raises(Exception, match="only used with source: celeba or embedded"):
+        ImageDataset.Params(source="cifar10", attribute="Smiling")
     missing = ImageDataset(ImageDataset.Params(source="celeba", path=str(tmp_path / "nowhere")))
     with pytest.raises(DataUnavailableError, match="nowhere"):
         missing.split("train")
+
+
+def test_embedded_attributes_leave_every_pixel_and_key_as_it_was():
+    from scipy import stats
+
+    from linksim.data.image_generator import ATTRIBUTE_NAMES, generate_attributes, generate_images
+    from linksim.data.images import ImageDataset
+
+    plain = ImageDataset(ImageDataset.Params(source="embedded"))
+    labelled = ImageDataset(ImageDataset.Params(source="embedded", attribute="occluded"))
+    assert np.array_equal(plain.split("test").images, labelled.split("test").images)
+    assert "attribute" not in plain.identity() and labelled.identity()["attribute"] == "occluded"
+    assert plain.identity() == {k: v for k, v in labelled.identity().items() if k != "attribute"}
+    assert labelled.num_classes == 2 and set(np.unique(labelled.split("test").labels)) == {0, 1}
+    attributes = generate_attributes(10000, 0, "train")
+    assert np.array_equal(generate_images(300, 0, "train")[0], plain.split("train").images[:300])
+    for column, p in zip(range(len(ATTRIBUTE_NAMES)), (0.35, 0.5, 1 / 3)):
+        hits = int(attributes[:, column].sum())
+        assert stats.binomtest(hits, len(attributes), p).pvalue > 0.001, (ATTRIBUTE_NAMES[column], hits)

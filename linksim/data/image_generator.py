@@ -56,6 +56,10 @@ STREAMS = {"train": 0, "test": 1}
 
 MIN_CONTRAST = 0.25
 OCCLUDER_PROBABILITY = 0.35
+#: Binary attributes of every image, from its nuisance draws (pixels unchanged): an occluder,
+#: pixel noise above :data:`NOISY_SIGMA`, two clutter blobs.
+ATTRIBUTE_NAMES: Tuple[str, ...] = ("occluded", "noisy", "two_blobs")
+NOISY_SIGMA = 0.06
 
 _SHAPES = 6  # labels below this are shapes, the rest textures
 
@@ -124,8 +128,9 @@ def _colours(rng: np.random.Generator, n: int) -> np.ndarray:
     return rng.random((n, 3))
 
 
-def _generate_chunk(rng: np.random.Generator, n: int, size: int) -> Tuple[np.ndarray, np.ndarray]:
-    """``n`` images (uint8 ``[n, size, size, 3]``) and labels (int64 ``[n]``)."""
+def _generate_chunk(rng: np.random.Generator, n: int, size: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``n`` images (uint8 ``[n, size, size, 3]``), labels (int64 ``[n]``) and the binary
+    attributes of their nuisances (uint8 ``[n, 3]``, :data:`ATTRIBUTE_NAMES`)."""
     labels = rng.permutation(np.arange(n) % NUM_CLASSES).astype(np.int64)
     X, Y = _grid(size)
     half = size / 2.0
@@ -213,18 +218,19 @@ def _generate_chunk(rng: np.random.Generator, n: int, size: int) -> Tuple[np.nda
     image = image * gain[:, None, None, None] + offset[:, None, None, None]
     image = image + noise * noise_sigma[:, None, None, None]
     pixels = np.rint(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
-    return pixels, labels
+    attributes = np.stack([occluded, noise_sigma > NOISY_SIGMA, blobs == 2], axis=-1).astype(np.uint8)
+    return pixels, labels, attributes
 
 
 @functools.lru_cache(maxsize=64)
-def _chunk(seed: int, stream: str, chunk: int, size: int) -> Tuple[np.ndarray, np.ndarray]:
+def _chunk(seed: int, stream: str, chunk: int, size: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Chunk ``chunk`` of a stream: a pure function of its arguments, so the process keeps
     the last 64 (about 100 MB at 32x32): scenarios and tests that use the same embedded
     set generate it once. The arrays are read-only."""
-    x, y = _generate_chunk(np.random.default_rng([seed, STREAMS[stream], chunk]), CHUNK, size)
-    x.setflags(write=False)
-    y.setflags(write=False)
-    return x, y
+    x, y, a = _generate_chunk(np.random.default_rng([seed, STREAMS[stream], chunk]), CHUNK, size)
+    for array in (x, y, a):
+        array.setflags(write=False)
+    return x, y, a
 
 
 def generate_images(num: int, seed: int = 0, stream: str = "train",
@@ -236,17 +242,30 @@ def generate_images(num: int, seed: int = 0, stream: str = "train",
         Image ``i`` is the same whatever ``num`` (chunks of :data:`CHUNK` images each
         have their own generator, seeded by ``(seed, stream, chunk)``).
     """
+    images, labels, _ = _generate(num, seed, stream, size)
+    return images, labels
+
+
+def generate_attributes(num: int, seed: int = 0, stream: str = "train", size: int = IMAGE_SIZE) -> np.ndarray:
+    """Binary attributes uint8 ``[num, 3]`` (:data:`ATTRIBUTE_NAMES`) of the images of :func:`generate_images`.
+
+    They are read off draws the generator makes anyway (an occluder, the noise level, the
+    number of clutter blobs), so the images are byte for byte those without attributes:
+    a CelebA-style attribute set (base rates 0.35, 0.5, 1/3) for attribute inference.
+    """
+    return _generate(num, seed, stream, size)[2]
+
+
+def _generate(num: int, seed: int, stream: str, size: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     if stream not in STREAMS:
         raise ValueError(f"stream must be one of {', '.join(STREAMS)}, not {stream!r}")
     if num < 0 or seed < 0:
         raise ValueError("num and seed must be non-negative")
-    images: List[np.ndarray] = []
-    labels: List[np.ndarray] = []
+    parts: List[Tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for chunk, start in enumerate(range(0, num, CHUNK)):
-        x, y = _chunk(seed, stream, chunk, size)
         keep = min(CHUNK, num - start)
-        images.append(x[:keep])
-        labels.append(y[:keep])
-    if not images:
-        return np.zeros((0, size, size, CHANNELS), np.uint8), np.zeros(0, np.int64)
-    return np.concatenate(images), np.concatenate(labels)
+        parts.append(tuple(array[:keep] for array in _chunk(seed, stream, chunk, size)))
+    if not parts:
+        return (np.zeros((0, size, size, CHANNELS), np.uint8), np.zeros(0, np.int64),
+                np.zeros((0, len(ATTRIBUTE_NAMES)), np.uint8))
+    return tuple(np.concatenate([part[i] for part in parts]) for i in range(3))

