@@ -63,6 +63,7 @@ def system_context(scenario: Scenario, index: int, runtime: Runtime,
         sweep_parameter=scenario.sweep.parameter,
         points=every_point if points is None else [every_point[i] for i in points],
         resources=runtime.resources,
+        metrics=list(scenario.metrics),
     )
 
 

@@ -13,13 +13,15 @@ Register a new metric with::
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Dict, Mapping, Optional, Tuple
+from typing import Callable, ClassVar, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
+from scipy import stats as _st
 
 from .registry import metrics
-from .stats import Estimate, mean_t, proportion
+from .stats import Estimate, mean_of_runs, mean_t, proportion
 
 
 class Metric:
@@ -123,6 +125,95 @@ class MeanMetric(Metric):
         return None
 
 
+@dataclass
+class SeedMeanMetric(Metric):
+    """Mean over independently trained models (seeds) of each model's success rate.
+
+    A system that evaluates the same images with ``S`` replicas reports
+    ``<count_prefix><i>`` for ``i = 0..S-1`` and ``<total>`` (images per replica). The
+    estimate is the mean of the ``S`` per-replica rates with a Student-t interval and
+    the sample standard deviation between replicas (:func:`~linksim.stats.mean_of_runs`):
+    the spread a paper's "mean +- std over 5 runs" reports.
+    """
+
+    name: str
+    count_prefix: str
+    total: str
+    label: str = ""
+
+    @property
+    def requires(self) -> Tuple[str, ...]:  # type: ignore[override]
+        return (self.total, f"{self.count_prefix}0")
+
+    def _counts(self, totals: Mapping[str, float]) -> List[float]:
+        counts = []
+        while f"{self.count_prefix}{len(counts)}" in totals:
+            counts.append(float(totals[f"{self.count_prefix}{len(counts)}"]))
+        return counts
+
+    def estimate(self, totals: Mapping[str, float], *, confidence: float = 0.95, ci_method: str = "wilson") -> Estimate:
+        total = totals.get(self.total, 0.0)
+        if total <= 0:
+            return Estimate(math.nan, math.nan, math.nan)
+        return mean_of_runs([c / total for c in self._counts(totals)], confidence)
+
+    def trials(self, totals: Mapping[str, float]) -> float:
+        return totals.get(self.total, 0.0) * len(self._counts(totals))
+
+    def check_totals(self, totals: Mapping[str, float]) -> Optional[Tuple[str, str]]:
+        total = totals.get(self.total, 0.0)
+        for i, count in enumerate(self._counts(totals)):
+            if not 0 <= count <= total:
+                return f"{self.count_prefix}{i}", f"{count:g} events out of {total:g} trials"
+        return None
+
+
+@dataclass
+class BalancedAccuracyMetric(Metric):
+    """``(TP/P + TN/N) / 2`` of a binary task: accuracy that the majority class cannot game.
+
+    Statistics ``true_positives``, ``positives``, ``true_negatives``, ``negatives``. The
+    interval is the normal (delta-method) one, ``+- z sqrt(p1 q1/P + p0 q0/N) / 2``,
+    clipped to [0, 1].
+    """
+
+    name: str = "balanced_accuracy"
+    label: str = "Balanced accuracy"
+    requires: Tuple[str, ...] = ("true_positives", "positives", "true_negatives", "negatives")
+
+    def estimate(self, totals: Mapping[str, float], *, confidence: float = 0.95, ci_method: str = "wilson") -> Estimate:
+        tp, pos, tn, neg = (totals.get(k, 0.0) for k in self.requires)
+        if pos <= 0 or neg <= 0:
+            return Estimate(math.nan, math.nan, math.nan)
+        p1, p0 = tp / pos, tn / neg
+        value = 0.5 * (p1 + p0)
+        half = float(_st.norm.ppf(0.5 + confidence / 2.0)) * 0.5 * math.sqrt(
+            p1 * (1 - p1) / pos + p0 * (1 - p0) / neg)
+        return Estimate(value, max(0.0, value - half), min(1.0, value + half))
+
+    def trials(self, totals: Mapping[str, float]) -> float:
+        return totals.get("positives", 0.0) + totals.get("negatives", 0.0)
+
+    def check_totals(self, totals: Mapping[str, float]) -> Optional[Tuple[str, str]]:
+        for hits, of in (("true_positives", "positives"), ("true_negatives", "negatives")):
+            if not 0 <= totals.get(hits, 0.0) <= totals.get(of, 0.0):
+                return hits, f"{totals.get(hits, 0.0):g} out of {totals.get(of, 0.0):g}"
+        return None
+
+
+def binary_task_stats(predicted: "np.ndarray", labels: "np.ndarray") -> Dict[str, float]:
+    """The statistics of :class:`BalancedAccuracyMetric` for one batch of a binary task.
+
+    :param predicted: ``[B]`` int, predicted class (0 or 1).
+    :param labels: ``[B]`` int, true class (0 or 1).
+    """
+    positive = labels == 1
+    return {"true_positives": float(np.count_nonzero(positive & (predicted == 1))),
+            "positives": float(np.count_nonzero(positive)),
+            "true_negatives": float(np.count_nonzero(~positive & (predicted == 0))),
+            "negatives": float(np.count_nonzero(~positive))}
+
+
 def _factory(metric: Metric) -> Callable[[], Metric]:
     def make() -> Metric:
         return metric
@@ -179,6 +270,16 @@ _SHIPPED = {
     "attacker_accuracy": (ProportionMetric("attacker_accuracy", "attacker_correct", "attacker_trials",
                                            error_rate=False, label="Accuracy on attacker reconstructions"),
                           "Share of the attacker's reconstructions a judge classifies correctly."),
+    "attribute_leakage": (ProportionMetric("attribute_leakage", "attribute_correct", "attribute_trials",
+                                           error_rate=False, label="Attribute-inference accuracy"),
+                          "Share of test images whose private attribute (or class) the eavesdropper's inference "
+                          "network reads off the intercepted symbols."),
+    "accuracy_seeds": (SeedMeanMetric("accuracy_seeds", "correct_seed", "trials_per_seed",
+                                      label="Accuracy (mean over seeds)"),
+                       "Mean over independently trained models (training.seeds) of each one's accuracy; interval "
+                       "and std from the spread between them."),
+    "balanced_accuracy": (BalancedAccuracyMetric(), "Binary tasks: (TP/P + TN/N)/2, the mean of the per-class "
+                                                    "accuracies (the majority class scores 0.5)."),
     "tx_power": (MeanMetric("tx_power", "tx_power", label="Transmit power per symbol"),
                  "Mean transmitted energy per complex channel symbol."),
     "params_m": (MeanMetric("params_m", "params_m", label="Deployed parameters (M)"),

@@ -244,6 +244,8 @@ class MetricRow:
     batches: int
     stop_reason: str
     point_index: int = -1
+    #: Standard deviation between runs for a mean over runs (``accuracy_seeds``), else nan.
+    std: float = math.nan
 
 
 def metric_rows(store: ResultStore) -> List[MetricRow]:
@@ -264,7 +266,7 @@ def metric_rows(store: ResultStore) -> List[MetricRow]:
             rows.append(
                 MetricRow(rec.system, rec.point, metric.name, est.value, est.ci_low, est.ci_high,
                           metric.trials(rec.totals), metric.errors(rec.totals), rec.batches, rec.stop_reason,
-                          rec.point_index)
+                          rec.point_index, est.std)
             )
     return rows
 
@@ -367,17 +369,21 @@ def build_table(store: ResultStore, spec: Any) -> Table:
     scenario order). Cells hold ``scale[metric] * estimate``, formatted with
     ``spec.format`` (CSV default: full precision; Markdown default ``{:.4g}``), empty
     (Markdown ``-``) where the point has no data; Markdown cells with an interval read
-    ``value [low, high]``.
+    ``value [low, high]``; with ``spec.cell == "mean_std"`` a cell whose estimate has a
+    spread between runs reads ``mean +- std`` (CSV) or ``mean ± std`` (Markdown).
+    ``spec.column_labels`` replace the ``<parameter>=<value>`` column names.
     """
     scenario = store.scenario
     param = scenario["sweep"].get("parameter", "snr_db")
     grid = sweep_grid(scenario)
     labels = spec.systems or [s["label"] for s in scenario["systems"]]
     interval = bool(getattr(spec, "interval", False))
-    estimates = {(r.metric, r.system, r.point_index): (r.value, r.ci_low, r.ci_high) for r in metric_rows(store)}
+    mean_std = getattr(spec, "cell", "value") == "mean_std"
+    rows_by_cell = {(r.metric, r.system, r.point_index): r for r in metric_rows(store)}
+    estimates = {key: (r.value, r.ci_low, r.ci_high) for key, r in rows_by_cell.items()}
+    columns = getattr(spec, "column_labels", None) or [f"{param}={value_label(v, spec.labels)}" for v in grid]
     header = ["metric", "system"]
-    for v in grid:
-        column = f"{param}={value_label(v, spec.labels)}"
+    for column in columns:
         header += [column, f"{column} ci_low", f"{column} ci_high"] if interval else [column]
     rows, md_rows = [], []
     for metric in spec.metrics:
@@ -397,16 +403,19 @@ def build_table(store: ResultStore, spec: Any) -> Table:
                     cells += [""] * (3 if interval else 1)
                     md_cells.append("-")
                     continue
+                std = rows_by_cell[(metric, label, i)].std
+                spread = mean_std and math.isfinite(std)
+                csv_value = f"{csv_cell(value)} +- {csv_cell(std)}" if spread else csv_cell(value)
+                md_value = f"{md_cell(value)} ± {md_cell(std)}" if spread else md_cell(value)
                 if interval:
-                    cells += [csv_cell(value), csv_cell(low), csv_cell(high)]
-                    md_cells.append(f"{md_cell(value)} [{md_cell(low)}, {md_cell(high)}]")
+                    cells += [csv_value, csv_cell(low), csv_cell(high)]
+                    md_cells.append(f"{md_value} [{md_cell(low)}, {md_cell(high)}]")
                 else:
-                    cells.append(csv_cell(value))
-                    md_cells.append(md_cell(value))
+                    cells.append(csv_value)
+                    md_cells.append(md_value)
             rows.append([metric, label, *cells])
             md_rows.append([metric, label, *md_cells])
-    md_header = header if not interval else ["metric", "system",
-                                             *(f"{param}={value_label(v, spec.labels)}" for v in grid)]
+    md_header = header if not interval else ["metric", "system", *columns]
     return Table(header, rows, md_rows, md_header)
 
 

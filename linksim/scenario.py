@@ -15,7 +15,7 @@ import math
 import re
 import string
 from pathlib import Path
-from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple
+from typing import Any, ClassVar, Dict, List, Literal, Optional, Sequence, Tuple
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -252,7 +252,9 @@ class TableSpec(StrictModel):
     such as ``1/24`` with ``labels: fractions``). A cell holds the estimate times
     ``scale[metric]`` (default 1), written with ``format`` (e.g. ``"{:.2f}"``; default:
     full precision), empty where the point has no data; with ``interval``, its confidence
-    interval beside it (same scale and format).
+    interval beside it (same scale and format); with ``cell: mean_std``, ``"mean +- std"``
+    where the metric is a mean over runs (``accuracy_seeds``). ``column_labels`` name the
+    sweep values (e.g. the attributes of an ``attribute`` sweep), one per value.
     """
 
     file: str = Field(..., pattern=r"^[^/\\\x00-\x1f\x7f]+\.csv$", max_length=100)
@@ -265,6 +267,14 @@ class TableSpec(StrictModel):
     interval: bool = Field(False, description="Also write each cell's confidence interval: CSV columns "
                                               "'<column> ci_low' and '<column> ci_high' after each value "
                                               "column, Markdown cells 'value [low, high]'.")
+    cell: Literal["value", "mean_std"] = Field("value", description="mean_std: 'mean +- std' where the metric is "
+                                                                      "a mean over runs (accuracy_seeds)")
+    column_labels: Optional[List[str]] = Field(None, max_length=MAX_SWEEP_POINTS,
+                                               description="one label per sweep value, instead of "
+                                                           "'<parameter>=<value>'")
+
+    #: Fields left out of the resolved scenario at their defaults (older scenarios keep their hash).
+    NEW_DEFAULTS: ClassVar[Dict[str, Any]] = {"cell": "value", "column_labels": None}
 
     @field_validator("file")
     @classmethod
@@ -311,6 +321,15 @@ class Scenario(StrictModel):
         return names
 
     @model_validator(mode="after")
+    def _column_labels_per_value(self) -> "Scenario":
+        values = len(self.sweep.grid())
+        for i, spec in enumerate(self.tables):
+            if spec.column_labels is not None and len(spec.column_labels) != values:
+                raise field_error(f"tables[{i}].column_labels", f"{len(spec.column_labels)} labels for "
+                                                                 f"{values} sweep values")
+        return self
+
+    @model_validator(mode="after")
     def _distinct_files(self) -> "Scenario":
         for kind, specs in (("figures", self.figures), ("tables", self.tables)):
             first: Dict[str, int] = {}
@@ -353,7 +372,12 @@ class Scenario(StrictModel):
     def resolved(self) -> Dict[str, Any]:
         """The scenario with every default filled in, as JSON-able data (stored in results.json)."""
         empty = {name for name in ("plugins", "samples") if not getattr(self, name)}  # old scenarios keep their hash
-        return self.model_dump(mode="json", exclude=empty or None)
+        out = self.model_dump(mode="json", exclude=empty or None)
+        for table in out.get("tables", []):
+            for name, default in TableSpec.NEW_DEFAULTS.items():
+                if table.get(name, default) == default:
+                    table.pop(name, None)
+        return out
 
     def content_hash(self) -> str:
         """SHA-256 of :meth:`canonical_json` (first 16 hex digits)."""

@@ -4,7 +4,9 @@ Every metric linksim reports carries a 95 % (by default) confidence interval com
 from accumulated counts or sums, never from averaged averages:
 
 * proportions (BER, BLER, accuracy): Wilson score or Clopper-Pearson (exact) interval;
-* means (PSNR, MSE, SSIM): Student-t interval from the sum and sum of squares.
+* means (PSNR, MSE, SSIM): Student-t interval from the sum and sum of squares;
+* means over independent runs (training seeds): Student-t interval from the spread
+  between runs, with that spread (the sample standard deviation) kept for tables.
 
 Note on coded BER: bit errors inside one decoded block are not independent, so a
 binomial interval over bits is optimistic for coded links; the BLER interval (over
@@ -15,18 +17,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Sequence, Tuple
 
 from scipy import stats as _st
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """A point estimate with its confidence interval (``nan`` where undefined)."""
+    """A point estimate with its confidence interval (``nan`` where undefined).
+
+    ``std`` is the sample standard deviation between independent runs where the estimate
+    is a mean over runs (:func:`mean_of_runs`), else ``nan``.
+    """
 
     value: float
     ci_low: float
     ci_high: float
+    std: float = math.nan
 
     @property
     def half_width(self) -> float:
@@ -85,3 +92,22 @@ def mean_t(total: float, total_sq: float, count: float, confidence: float = 0.95
     var = max(0.0, (total_sq - count * mean * mean) / (count - 1.0))
     half = float(_st.t.ppf(0.5 + confidence / 2.0, count - 1.0)) * math.sqrt(var / count)
     return Estimate(mean, mean - half, mean + half)
+
+
+def mean_of_runs(values: Sequence[float], confidence: float = 0.95) -> Estimate:
+    """Mean of one number per independent run (e.g. a model's accuracy per training seed).
+
+    The interval is Student-t with ``len(values) - 1`` degrees of freedom from the spread
+    between runs (what a new seed would give, not the Monte-Carlo error of each run);
+    ``std`` is that spread (ddof 1). One run: the value, interval and std ``nan``.
+    """
+    runs = [float(v) for v in values]
+    if not runs:
+        return Estimate(math.nan, math.nan, math.nan)
+    count = float(len(runs))
+    estimate = mean_t(sum(runs), sum(v * v for v in runs), count, confidence)
+    if count < 2:
+        return estimate
+    mean = estimate.value
+    std = math.sqrt(max(0.0, sum((v - mean) ** 2 for v in runs) / (count - 1.0)))
+    return Estimate(mean, estimate.ci_low, estimate.ci_high, std)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
 
@@ -86,40 +86,54 @@ def _check_depth(text: str, where: str) -> None:
 
 
 def _check_graph(root: yaml.Node, where: str) -> None:
-    """Duplicate keys, and the expanded size of the node graph (aliases counted each time)."""
+    """Duplicate keys, and the expanded size of the node graph (aliases counted each time).
+
+    A node reached through several aliases is checked once; its expanded size counts at
+    every place it is used. A node that contains itself (a recursive alias) is refused.
+    """
     sizes: Dict[int, int] = {}
-    order = []
-    stack = [root]
-    seen = set()
-    while stack:  # post-order without recursion
-        node = stack.pop()
-        if id(node) in seen:
+    stack: List[Tuple[yaml.Node, bool]] = [(root, False)]
+    open_nodes = set()
+    while stack:  # post-order without recursion: children are sized before their parent
+        node, children_done = stack.pop()
+        children = _children(node)
+        if children_done:
+            open_nodes.discard(id(node))
+            size = 1 + sum(sizes[id(child)] for child in children)
+            if size > MAX_NODES:
+                raise UserError(f"{where}:{node.start_mark.line + 1}: more than {MAX_NODES} values once its "
+                                f"aliases are expanded (an alias bomb?)")
+            sizes[id(node)] = size
             continue
-        seen.add(id(node))
-        order.append(node)
-        if isinstance(node, yaml.MappingNode):
-            keys: Dict[Any, int] = {}
-            for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
-                    if key.value in keys:
-                        raise UserError(f"{where}:{key.start_mark.line + 1}: duplicate key {key.value!r} "
-                                        f"(first given on line {keys[key.value]})")
-                    keys[key.value] = key.start_mark.line + 1
-                stack.extend((key, value))
-        elif isinstance(node, yaml.SequenceNode):
-            stack.extend(node.value)
-    for node in reversed(order):  # children before parents
-        if isinstance(node, yaml.MappingNode):
-            children = [child for pair in node.value for child in pair]
-        elif isinstance(node, yaml.SequenceNode):
-            children = node.value
-        else:
-            children = []
-        size = 1 + sum(sizes[id(child)] for child in children)
-        if size > MAX_NODES:
-            raise UserError(f"{where}:{node.start_mark.line + 1}: more than {MAX_NODES} values once its "
-                            f"aliases are expanded (an alias bomb?)")
-        sizes[id(node)] = size
+        if id(node) in sizes:
+            continue
+        if id(node) in open_nodes:
+            raise UserError(f"{where}:{node.start_mark.line + 1}: a value that contains itself (a recursive alias)")
+        open_nodes.add(id(node))
+        _check_duplicate_keys(node, where)
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+
+
+def _children(node: yaml.Node) -> List[yaml.Node]:
+    """The nodes directly inside ``node`` (keys and values of a mapping)."""
+    if isinstance(node, yaml.MappingNode):
+        return [child for pair in node.value for child in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_duplicate_keys(node: yaml.Node, where: str) -> None:
+    if not isinstance(node, yaml.MappingNode):
+        return
+    keys: Dict[Any, int] = {}
+    for key, _ in node.value:
+        if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+            if key.value in keys:
+                raise UserError(f"{where}:{key.start_mark.line + 1}: duplicate key {key.value!r} "
+                                f"(first given on line {keys[key.value]})")
+            keys[key.value] = key.start_mark.line + 1
 
 
 def parse_yaml(text: str, where: str) -> Tuple[Any, Optional[yaml.Node]]:

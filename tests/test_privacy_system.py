@@ -42,23 +42,23 @@ def test_encryption_shares_deepjscc_weights_but_not_its_attacker(tmp_path):
     plain = _system(tmp_path, {"scheme": "deepjscc"})
     enc = _system(tmp_path, {"scheme": "encryption"})
     static = _system(tmp_path, {"scheme": "encryption", "encryption": {"keys": "static"}})
-    assert enc.transceiver_key((0.0, 0.0)) == plain.transceiver_key((0.0, 0.0)) == static.transceiver_key((0.0, 0.0))
-    keys = {plain.attacker_key((0.0, 0.0)), enc.attacker_key((0.0, 0.0)), static.attacker_key((0.0, 0.0))}
+    assert enc.transceiver_key((0.0, 0.0, "")) == plain.transceiver_key((0.0, 0.0, "")) == static.transceiver_key((0.0, 0.0, ""))
+    keys = {plain.attacker_key((0.0, 0.0, "")), enc.attacker_key((0.0, 0.0, "")), static.attacker_key((0.0, 0.0, ""))}
     assert len(keys) == 3  # the attacker sees other inputs: trained for each
 
 
 def test_the_attacker_key_follows_its_victim(tmp_path):
     a = _system(tmp_path, {"scheme": "dp", "dp": {"epsilon": 0.1}})
     b = _system(tmp_path, {"scheme": "dp", "dp": {"epsilon": 0.9}})
-    assert a.transceiver_key((0.1, 0.0)) != a.transceiver_key((0.9, 0.0)) == b.transceiver_key((0.9, 0.0))
-    assert a.attacker_key((0.1, 0.0)) != a.attacker_key((0.9, 0.0))
+    assert a.transceiver_key((0.1, 0.0, "")) != a.transceiver_key((0.9, 0.0, "")) == b.transceiver_key((0.9, 0.0, ""))
+    assert a.attacker_key((0.1, 0.0, "")) != a.attacker_key((0.9, 0.0, ""))
     wider = _system(tmp_path, {"scheme": "dp", "dp": {"epsilon": 0.1}, "symbols": 64})
-    assert wider.attacker_key((0.1, 0.0)) != a.attacker_key((0.1, 0.0))
+    assert wider.attacker_key((0.1, 0.0, "")) != a.attacker_key((0.1, 0.0, ""))
 
 
 def test_the_attackers_images_are_disjoint_from_the_victims(tmp_path):
     system = _system(tmp_path, {"scheme": "deepjscc"})
-    (legit, _), aux = system._splits()
+    (legit, _), aux = system._splits((0.0, 0.0, ""))
     train = system.dataset.split("train").images
     n = len(legit)
     assert np.array_equal(legit, train[:n]) and np.array_equal(aux, train[n: n + len(aux)])
@@ -89,7 +89,7 @@ def quick_links(tmp_path_factory):
 
 
 def test_encryption_is_lossless_for_the_key_holder_and_useless_without_it(quick_links):
-    plain, enc = quick_links["deepjscc"]._links[(0.0, 0.0)], quick_links["encryption"]._links[(0.0, 0.0)]
+    plain, enc = quick_links["deepjscc"]._links[(0.0, 0.0, "")][0], quick_links["encryption"]._links[(0.0, 0.0, "")][0]
     images = quick_links["deepjscc"].dataset.split("test").images[:64]
     x = to_tensor(images)
     with torch.no_grad():
@@ -104,7 +104,7 @@ def test_encryption_is_lossless_for_the_key_holder_and_useless_without_it(quick_
 
 def test_lbvq_sends_only_constellation_points(quick_links):
     system = quick_links["lbvq"]
-    link = system._links[(0.0, 0.0)]
+    link = system._links[(0.0, 0.0, "")][0]
     x = to_tensor(system.dataset.split("test").images[:16])
     with torch.no_grad():
         sent = link.transmit(x)

@@ -187,6 +187,14 @@ def test_yaml_bounds(tmp_path):
     with pytest.raises(UserError, match="aliases are expanded"):
         read_yaml(bomb)
     assert time.perf_counter() - t0 < 5
+    shared = tmp_path / "shared.yaml"  # an anchor inside one list item reused by later items (a shared block)
+    shared.write_text("systems:\n  - {label: a, training: &t {seeds: 5, transceiver: {epochs: 4}}}\n"
+                      "  - {label: b, training: *t}\n  - {label: c, training: *t}\n")
+    assert read_yaml(shared)[0]["systems"][2]["training"] == {"seeds": 5, "transceiver": {"epochs": 4}}
+    loop = tmp_path / "loop.yaml"
+    loop.write_text("a: &r [1, *r]\n")
+    with pytest.raises(UserError, match="loop.yaml:1: a value that contains itself"):
+        read_yaml(loop)
     dup = tmp_path / "dup.yaml"
     dup.write_text("name: a\nseed: 1\nname: b\n")
     with pytest.raises(UserError, match=r"dup.yaml:3: duplicate key 'name' \(first given on line 1\)"):

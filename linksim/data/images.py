@@ -368,6 +368,7 @@ class ImageDataset:
         self._photos: Optional[ImageSplit] = None
         self._photo_files: Optional[List[Path]] = None
         self._identity: Optional[Dict[str, Any]] = None
+        self._attributes: Dict[str, Tuple[List[str], np.ndarray]] = {}
 
     # ------------------------------------------------------------------ description
     @property
@@ -549,10 +550,52 @@ class ImageDataset:
 
         count = self.params.num_train if split == "train" else self.params.num_test
         images, attributes, names = celeba.load_split(self.celeba_folder(), split, self.image_shape[0], limit=count)
+        self._attributes[split] = (list(names), np.asarray(attributes, dtype=np.uint8))
         if self.celeba_attribute not in names:
             raise UserError(f"data.attribute: {self.celeba_attribute!r} is not a CelebA attribute; they are "
                             f"{', '.join(names)}")
         return ImageSplit(images, attributes[:, names.index(self.celeba_attribute)].astype(np.int64))
+
+    # ------------------------------------------------------------------ attributes
+    @property
+    def has_attributes(self) -> bool:
+        """True for the sources with binary attributes per image (embedded, celeba)."""
+        return self.source in ("embedded", "celeba")
+
+    @property
+    def table_attributes(self) -> List[str]:
+        """The attributes of a Table-II-style attribute table: embedded ``occluded, noisy,
+        two_blobs`` (the stand-ins); CelebA the paper's ``Mustache, Smiling, Wavy_Hair``."""
+        from .celeba import TABLE2_ATTRIBUTES
+
+        return list(EMBEDDED_ATTRIBUTES) if self.source == "embedded" else list(TABLE2_ATTRIBUTES)
+
+    def attributes(self, split: str) -> Tuple[List[str], np.ndarray]:
+        """``(names, uint8 [N, A])``: every binary attribute of the images of ``split``, in image order.
+
+        :raises UserError: the source has no attributes.
+        """
+        _check_split(split)
+        if not self.has_attributes:
+            raise UserError(f"data.source: {self.source!r} images have no attributes (embedded and celeba have)")
+        if split not in self._attributes:
+            if self.source == "embedded":
+                values = generate_attributes(self.num_images(split), self.params.seed, split)
+                self._attributes[split] = (list(EMBEDDED_ATTRIBUTES), values)
+            else:
+                self._load_celeba(split)
+        return self._attributes[split]
+
+    def attribute_labels(self, split: str, name: str) -> np.ndarray:
+        """int64 ``[N]``: attribute ``name`` (0/1) of every image of ``split``.
+
+        :raises UserError: no such attribute.
+        """
+        names, values = self.attributes(split)
+        if name not in names:
+            raise UserError(f"attribute {name!r} is not an attribute of the {self.source} images; they are "
+                            f"{', '.join(names)}")
+        return values[:, names.index(name)].astype(np.int64)
 
     def split(self, name: str) -> ImageSplit:
         """Images and labels of ``"train"`` or ``"test"`` (loaded or generated once)."""

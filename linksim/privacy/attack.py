@@ -15,6 +15,11 @@ Metrics of one batch (:meth:`Eavesdropper.statistics`): ``attacker_psnr``,
 by default the shipped ResNet-32, classifies the reconstructions; not the ResNet-20 of
 the perceptual term, which would favour the attacker).
 
+With ``attribute:`` the eavesdropper also infers a private attribute (or the image class)
+from the same intercepted symbols with a network of its own (the legitimate receiver's
+:class:`~linksim.systems.privacy.networks.TaskHead` architecture, trained by
+cross-entropy on its own images): ``attribute_leakage`` is its accuracy on the test images.
+
 Used by ``privacy_tosc`` and by the ``eavesdropped`` wrapper around other systems.
 """
 
@@ -36,6 +41,7 @@ from ..weights import WeightStore, config_hash
 from .leakage import mi_per_image
 
 ATTACKER_VERSION = "privacy-inverter-1"
+ATTRIBUTE_ATTACKER_VERSION = "privacy-attribute-attacker-1"
 WEIGHT_KIND = "privacy"
 #: Metrics an eavesdropper reports.
 ATTACK_METRICS = frozenset({"attacker_psnr", "attacker_ssim", "attacker_accuracy", "mi_leakage"})
@@ -62,6 +68,11 @@ class EavesdropperParams(ParamsModel):
                                                                                           "noiseless symbols "
                                                                                           "(worst case)")
     attacker: AttackerParams = Field(default_factory=AttackerParams)
+    attribute: Optional[str] = Field(None, max_length=64,
+                                     description="attribute inference: what the eavesdropper reads off the "
+                                                 "intercepted symbols with a network of its own ('class': the "
+                                                 "image's class; or an attribute of the data: embedded occluded, "
+                                                 "noisy, two_blobs; CelebA e.g. Male); metric attribute_leakage")
     judge: ClassifierParams = Field(default_factory=lambda: ClassifierParams(width=16, blocks=5),
                                     description="classifies the attacker's reconstructions (ResNet-32; the "
                                                 "perceptual term uses the ResNet-20, so the judge is another net)")
@@ -79,6 +90,27 @@ def check_eavesdropper(params: EavesdropperParams, channel: Dict[str, Any], fiel
         if spec is not None and getattr(build_channel(spec, field=where), "symbols_multiple", 1) != 1:
             raise UserError(f"{where}: the eavesdropper intercepts k symbols per image over a SISO channel "
                             "(awgn, rayleigh, rician)")
+
+
+def check_attribute_attack(params: EavesdropperParams, dataset: Any, metrics: Optional[List[str]],
+                           field: str) -> None:
+    """``attribute_leakage`` needs ``field.attribute``; that must be ``class`` or an attribute of the data.
+
+    :raises UserError: naming ``field.attribute``.
+    """
+    from ..errors import UserError
+
+    target = params.attribute
+    if "attribute_leakage" in (metrics or ()) and target is None:
+        raise UserError(f"{field}.attribute: metric attribute_leakage needs the attribute the eavesdropper infers "
+                        "('class' or an attribute of the data)")
+    if target in (None, "class"):
+        return
+    if not dataset.has_attributes:
+        raise UserError(f"{field}.attribute: {dataset.source!r} images have no attributes; use 'class'")
+    if dataset.source == "embedded" and target not in dataset.table_attributes:
+        raise UserError(f"{field}.attribute: {target!r} is not 'class' or an embedded attribute "
+                        f"({', '.join(dataset.table_attributes)})")
 
 
 class Eavesdropper:
@@ -129,14 +161,39 @@ class Eavesdropper:
                             "images": list(images), "perceptual": self._perceptual_key()})
 
     # ----------------------------------------------------------------- setup
-    def setup(self) -> None:
-        """The channel, the judge and the perceptual net (shared by every system of the run)."""
+    def setup(self, inversion: bool = True) -> None:
+        """The channel and, for model inversion, the judge and the perceptual net (shared by the run's systems).
+
+        :param inversion: False when no inversion metric is asked for (nothing of it is loaded or trained).
+        """
         from ..layers.channel import ChannelLayer
 
         self._channel = ChannelLayer(self.channel_spec, 0.0)
+        if not inversion:
+            return
         if self.params.attacker.perceptual_weight > 0:
             self._perceptual = downstream_classifier(self.context, self.dataset, ClassifierParams()).model
         self._judge = downstream_classifier(self.context, self.dataset, self.params.judge)
+
+    @property
+    def inversion_ready(self) -> bool:
+        """True once :meth:`setup` has loaded the judge (and perceptual net) of model inversion."""
+        return self._judge is not None
+
+    def attribute_targets(self, split: str) -> np.ndarray:
+        """int64 ``[N]``: what the attribute attacker infers of each image of ``split`` (``params.attribute``)."""
+        from ..errors import UserError
+
+        name = self.params.attribute
+        if name is None:
+            raise UserError("params.eavesdropper.attribute: attribute_leakage needs the attribute the eavesdropper "
+                            "infers ('class' or an attribute of the data)")
+        if name == "class":
+            return np.asarray(self.dataset.split(split).labels, dtype=np.int64)
+        return self.dataset.attribute_labels(split, name)
+
+    def attribute_classes(self) -> int:
+        return self.dataset.num_classes if self.params.attribute == "class" else 2
 
     def intercept(self, tx: torch.Tensor, snr_db: float) -> torch.Tensor:
         """What reaches the eavesdropper of symbols ``tx`` ``[N, k, 2]`` (its own noise)."""
@@ -181,7 +238,55 @@ class Eavesdropper:
         self.records[key] = {"role": "attacker", "victim": victim_key, "source": trained.source}
         return trained.model
 
+    def attribute_network(self, victim_key: str, view: Dict[str, Any], values: int, images: np.ndarray,
+                          image_range: Tuple[int, int], features_of: Callable[[torch.Tensor, float], torch.Tensor],
+                          log: Optional[Callable[[str], None]] = None) -> Any:
+        """The attribute-inference network of a victim (``params.attribute``): loaded, or trained on
+        ``images`` (the attacker's own, ``image_range`` of the training split) and saved.
+
+        Arguments as for :meth:`inverter`; the network is the legitimate receiver's
+        :class:`~linksim.systems.privacy.networks.TaskHead` architecture (``attacker.width``).
+        """
+        from ..systems.privacy.networks import build_task_head
+        from ..systems.privacy.training import train_attribute_attacker
+
+        first, end = image_range
+        targets = self.attribute_targets("train")[first:end]
+        classes, width, snr = self.attribute_classes(), self.params.attacker.width, self.train_snr_db
+        key = config_hash({"model": ATTRIBUTE_ATTACKER_VERSION, "victim": victim_key}, view,
+                          {"attribute": self.params.attribute, "classes": classes, "width": width},
+                          {"stage": stage_dict(self.stage), "train_snr_db": snr, "images": list(image_range)},
+                          self.dataset.identity())
+        record: Dict[str, Any] = {}
+
+        def train(network: Any) -> None:
+            if log:
+                log(f"[{self.context.label}] training the eavesdropper's {self.params.attribute!r} inference "
+                    f"network on {len(images)} images of its own at {snr:g} dB")
+            report = train_attribute_attacker(network, lambda x: features_of(x, snr), images, targets, self.stage,
+                                              seed=self.context.seed, name=f"'{self.context.label}' attribute "
+                                                                           "attacker", log=log)
+            record.update(running_time_s=report.wall_s, training=report.as_dict())
+
+        trained = load_or_train(WeightStore(self.context.cache_dir, WEIGHT_KIND), key,
+                                build=lambda: build_task_head(values, self.dataset.image_shape, classes, width),
+                                train=train, seed={"seed": self.context.seed, "key": key},
+                                info=lambda model: {"model": f"eavesdropper {self.params.attribute!r} inference "
+                                                             f"network of {view}",
+                                                    "victim": victim_key, "train_snr_db": snr, **record})
+        self._keys.append(key)
+        self.records[key] = {"role": "attribute attacker", "victim": victim_key, "attribute": self.params.attribute,
+                             "source": trained.source}
+        return trained.model
+
     # ----------------------------------------------------------------- evaluation
+    @staticmethod
+    def attribute_statistics(logits: torch.Tensor, targets: np.ndarray) -> Dict[str, float]:
+        """``attribute_correct`` / ``attribute_trials`` of one batch (``logits [N, classes]``)."""
+        guessed = logits.argmax(-1).cpu().numpy()
+        return {"attribute_correct": float(np.count_nonzero(guessed == targets)),
+                "attribute_trials": float(len(targets))}
+
     def statistics(self, images: np.ndarray, guess: torch.Tensor, labels: np.ndarray) -> Dict[str, float]:
         """Attack statistics of one batch: ``images`` uint8 ``[N, H, W, C]``, ``guess`` ``[N, C, H, W]`` in [0, 1]."""
         guess_u8 = quality.to_uint8(to_images(guess))
@@ -194,11 +299,14 @@ class Eavesdropper:
 
     def provenance(self) -> Dict[str, Any]:
         return {"channel": self.channel_spec, "tap": self.params.tap, "attacker": self.params.attacker.model_dump(),
+                "attribute": self.params.attribute,
                 "judge": self._judge.info if self._judge is not None else None, "models": self.records,
                 "mi_estimator": "16-bin plug-in per image, Miller-Madow corrected, bits"}
 
     def trained_weights(self) -> List[Tuple[str, str]]:
         out = [(WEIGHT_KIND, key) for key in self._keys]
+        if self._judge is None:  # set up without model inversion
+            return out
         nets = ([ClassifierParams()] if self.params.attacker.perceptual_weight > 0 else []) + [self.params.judge]
         for params in nets:
             out += [item for item in classifier_weights(self.context, self.dataset, params) if item not in out]

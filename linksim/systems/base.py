@@ -46,6 +46,8 @@ class SystemContext:
         per bandwidth ratio) before the first ``simulate``.
     :ivar resources: What the systems of this run share (datasets, judges), built once;
         see :class:`~linksim.resources.Resources`.
+    :ivar metrics: The metrics the scenario reports, or None (unknown: serve them all); a
+        system may skip models that serve none of them (e.g. an attacker).
     """
 
     label: str
@@ -59,6 +61,7 @@ class SystemContext:
     sweep_parameter: str = "snr_db"
     points: List[Dict[str, float]] = field(default_factory=list)
     resources: Resources = field(default_factory=Resources)
+    metrics: Optional[List[str]] = None
 
 
 class System:

@@ -30,7 +30,8 @@ from pydantic import Field
 
 from ..errors import UserError
 from ..learning.stages import StageSettings
-from ..privacy.attack import ATTACK_METRICS, Eavesdropper, EavesdropperParams, check_eavesdropper
+from ..privacy.attack import (ATTACK_METRICS, Eavesdropper, EavesdropperParams, check_attribute_attack,
+                              check_eavesdropper)
 from ..registry import ParamsModel, systems, validate_params
 from ..vision import quality
 from ..vision.training import to_tensor
@@ -84,8 +85,8 @@ class EavesdroppedSystem(ImageSystem):
     Params = EavesdroppedParams
     sweep_parameters: ClassVar[FrozenSet[str]] = quality.IMAGE_SWEEP_PARAMETERS | {"alpha", "epsilon", "eve_snr_db"}
     sweep_labels: ClassVar[Dict[str, str]] = {**ImageSystem.sweep_labels, "eve_snr_db": "Eavesdropper SNR (dB)"}
-    metrics_provided: ClassVar[FrozenSet[str]] = frozenset({"psnr", "ssim", "mse", "accuracy",
-                                                            "symbols_per_message"}) | ATTACK_METRICS
+    metrics_provided: ClassVar[FrozenSet[str]] = frozenset({"psnr", "ssim", "mse", "accuracy", "symbols_per_message",
+                                                            "attribute_leakage"}) | ATTACK_METRICS
     accepts_training: ClassVar[bool] = True
 
     def __init__(self, params: EavesdroppedParams, context: SystemContext) -> None:
@@ -96,6 +97,7 @@ class EavesdroppedSystem(ImageSystem):
         self.simulate_needs_gradients = bool(getattr(self.victim, "simulate_needs_gradients", False))
         self._eavesdropper: Optional[Eavesdropper] = None
         self._inverters: Dict[str, Any] = {}
+        self._attribute_nets: Dict[str, Any] = {}
 
     @staticmethod
     def _victim_class(params: EavesdroppedParams) -> Any:
@@ -122,6 +124,7 @@ class EavesdroppedSystem(ImageSystem):
             raise UserError(_victim_field(str(error))) from None
         check_eavesdropper(params.eavesdropper, context.channel, "params.eavesdropper")
         victim = victim_class(victim_params, context)
+        check_attribute_attack(params.eavesdropper, victim.dataset, context.metrics, "params.eavesdropper")
         need = victim.victim_training_images() + cls._attacker_count(params, context)
         have = len(victim.dataset.split("train"))
         if need > have:
@@ -156,15 +159,19 @@ class EavesdroppedSystem(ImageSystem):
             if key in self._inverters:
                 continue
             eve = self.eavesdropper(point)
-            if eve._channel is None:
+            if not eve.inversion_ready:
                 eve.setup()
             values = int(self.victim.transmitted_symbols(to_tensor(images[:2]), point).numel() // 2)
 
             def features_of(x: torch.Tensor, snr_db: float, point: Mapping[str, float] = point) -> torch.Tensor:
                 return eve.intercept(self.victim.transmitted_symbols(x, point), snr_db)
 
+            log = None if self.context.quick else log_stderr
             self._inverters[key] = eve.inverter(key, view, values, images, (first, first + count), features_of,
-                                                log=None if self.context.quick else log_stderr)
+                                                log=log)
+            if eve.params.attribute is not None:
+                self._attribute_nets[key] = eve.attribute_network(key, view, values, images, (first, first + count),
+                                                                  features_of, log=log)
 
     # ----------------------------------------------------------------- simulate
     def simulate(self, batch_size: int, point: Mapping[str, float]) -> Dict[str, float]:
@@ -175,10 +182,14 @@ class EavesdroppedSystem(ImageSystem):
         test = self.dataset.split("test")
         index = sionna.phy.config.np_rng.integers(0, len(test), size=batch_size)
         with torch.no_grad():
+            key = self.victim.victim_key(point)
             tx = self.victim.transmitted_symbols(to_tensor(test.images[index]), point)
-            guess = self._inverters[self.victim.victim_key(point)](eve.intercept(tx, eve.snr_db(point)),
-                                                                    training=False)
-            stats.update(eve.statistics(test.images[index], guess, test.labels[index]))
+            features = eve.intercept(tx, eve.snr_db(point))
+            stats.update(eve.statistics(test.images[index], self._inverters[key](features, training=False),
+                                        test.labels[index]))
+            if key in self._attribute_nets:
+                stats.update(eve.attribute_statistics(self._attribute_nets[key](features, training=False),
+                                                      eve.attribute_targets("test")[index]))
         return stats
 
     # ----------------------------------------------------------------- records

@@ -83,8 +83,8 @@ class PrivacyCostSystem(ImageSystem):
         from .networks import build_inverter
 
         p, tosc = self.params, self.tosc
-        model = tosc._build_transceiver()
         mp = tosc._model_point(point)
+        model = tosc._build_transceiver(tosc.num_classes(mp))
         link = tosc._link(model, mp)
         extra = Regularisers(ib_beta=p.ib_beta if p.scheme in WITH_IB else 0.0)
         if p.scheme in ADVERSARIAL:

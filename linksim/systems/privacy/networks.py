@@ -120,3 +120,10 @@ def build_inverter(values: int, image_shape: Sequence[int], width: int) -> Seman
     model = SemanticDecoder(k, image_shape, width)
     model(np.zeros((2, k, 2), np.float32), training=False)
     return model
+
+
+def build_task_head(values: int, image_shape: Sequence[int], classes: int, width: int) -> TaskHead:
+    """A built :class:`TaskHead` on ``values`` received reals per image (e.g. an attribute attacker)."""
+    model = TaskHead(values, image_shape, classes, width)
+    model(np.zeros((2, (values + 1) // 2, 2), np.float32), training=False)
+    return model

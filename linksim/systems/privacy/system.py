@@ -24,13 +24,24 @@ trained) per distinct model (the privacy budget may be swept):
 3. the judge of the attacker's reconstructions (a ResNet-32, shipped for seed 1) and the
    frozen ResNet-20 of the perceptual term.
 
+Table II (``privacy_attributes.yaml``): sweeping ``attribute`` (an index into
+``params.attributes``, by default the data's table attributes: embedded ``occluded,
+noisy, two_blobs``, CelebA ``Mustache, Smiling, Wavy_Hair``) makes the task that binary
+attribute of the same images (one model per attribute); ``training.seeds: S`` trains
+``S`` replicas of every model (seeds ``seed .. seed + S - 1``; replica 0 is the model of
+``seeds: 1``) and reports ``accuracy_seeds`` (mean and std between them). The attackers
+attack replica 0. Without an inversion metric (``mi_leakage``, ``attacker_*``) no
+inversion network or judge is loaded or trained; ``eavesdropper.attribute`` adds the
+attribute-inference attacker (``attribute_leakage``).
+
 Per batch :meth:`~PrivacyToscSystem.simulate` sends test images once; the legitimate
 receiver classifies its channel's output at the point's SNR (``accuracy``); the
 eavesdropper intercepts the same symbols through its own channel (its own noise; SNR
 ``eavesdropper.snr_db``, or the point's plus ``snr_offset_db``; ``tap: channel_input``
 is the noiseless worst case) and inverts them: ``attacker_psnr``, ``attacker_ssim``,
 ``mi_leakage`` (:mod:`linksim.privacy.leakage`), ``attacker_accuracy``. Also
-``tx_power``, ``symbols_per_message`` and, for LBVQ, the index error rate ``ser``.
+``tx_power``, ``symbols_per_message``, for LBVQ the index error rate ``ser``, and for a
+binary task ``balanced_accuracy``.
 """
 
 from __future__ import annotations
@@ -47,7 +58,9 @@ from ...learning.cache import load_or_train
 from ...learning.stages import StageSettings
 from ...learning.training_block import DecayingStageOverride, TrainingBlock
 from ...privacy import DPMechanism, KeyedTransform
-from ...privacy.attack import ATTACK_METRICS, Eavesdropper, EavesdropperParams, check_eavesdropper
+from ...metrics import binary_task_stats
+from ...privacy.attack import (ATTACK_METRICS, Eavesdropper, EavesdropperParams, check_attribute_attack,
+                               check_eavesdropper)
 from ...privacy.mechanisms import SCALE_INDEX
 from ...registry import ParamsModel, systems, validate_model
 from ...vision import quality
@@ -73,10 +86,12 @@ QUICK_STAGES: Dict[str, StageSettings] = {"transceiver": StageSettings(1, 32, 1e
 CPU_IMAGES = 5000  # legitimate training images; the attacker gets the next as many
 QUICK_IMAGES = 96
 QUICK_WIDTH = 8
+QUICK_SEEDS = 2
+MAX_SEEDS = 20
 
 
-#: A model's (DP budget, adversarial weight): what a sweep can change in the transceiver.
-ModelPoint = Tuple[float, float]
+#: A model's (DP budget, adversarial weight, task attribute or ""): what a sweep can change in the transceiver.
+ModelPoint = Tuple[float, float, str]
 
 
 class StageParams(DecayingStageOverride):
@@ -97,6 +112,9 @@ class TrainingParams(TrainingBlock):
     attacker_images: Optional[int] = Field(None, ge=16, le=10**7, description="the attacker's own training images, "
                                                                               "after the legitimate ones (default: "
                                                                               "as many)")
+    seeds: int = Field(1, ge=1, le=MAX_SEEDS, description="independently trained replicas of every transceiver "
+                                                          "(seeds seed..seed+S-1; --quick: at most 2); metric "
+                                                          "accuracy_seeds gives their mean and std")
 
 
 class DPParams(ParamsModel):
@@ -144,6 +162,11 @@ class PrivacyParams(ParamsModel):
     adversary_width: int = Field(8, ge=4, le=256, description="IBAL: width of the simulated adversary (not the "
                                                               "attacker's: the transmitter does not know it)")
     vq: VQParams = Field(default_factory=VQParams)
+    attributes: Optional[List[str]] = Field(None, min_length=1, max_length=64,
+                                            description="the binary attributes an 'attribute' sweep indexes (value i "
+                                                        "-> attributes[i] as the task); default the data's table "
+                                                        "attributes (embedded occluded, noisy, two_blobs; CelebA "
+                                                        "Mustache, Smiling, Wavy_Hair)")
     eavesdropper: EavesdropperParams = Field(default_factory=EavesdropperParams,
                                              description="the eavesdropper: its channel, SNR, tap, inversion "
                                                          "network and judge (linksim.privacy.attack)")
@@ -156,19 +179,23 @@ class PrivacyToscSystem(ImageSystem):
 
     Params = PrivacyParams
     Training = TrainingParams
-    sweep_parameters: ClassVar[FrozenSet[str]] = frozenset({"snr_db", "eve_snr_db", "epsilon", "adversarial_weight"})
+    sweep_parameters: ClassVar[FrozenSet[str]] = frozenset({"snr_db", "eve_snr_db", "epsilon", "adversarial_weight",
+                                                            "attribute"})
     sweep_labels: ClassVar[Dict[str, str]] = {**ImageSystem.sweep_labels, "eve_snr_db": "Eavesdropper SNR (dB)",
                                               "epsilon": "Privacy budget $\\epsilon$",
-                                              "adversarial_weight": "Adversarial weight $\\lambda$"}
+                                              "adversarial_weight": "Adversarial weight $\\lambda$",
+                                              "attribute": "Task attribute (index)"}
     metrics_provided: ClassVar[FrozenSet[str]] = frozenset({
-        "accuracy", "tx_power", "symbols_per_message", "ser"}) | ATTACK_METRICS
+        "accuracy", "accuracy_seeds", "balanced_accuracy", "tx_power", "symbols_per_message", "ser",
+        "attribute_leakage"}) | ATTACK_METRICS
     accepts_training: ClassVar[bool] = True
 
     def __init__(self, params: PrivacyParams, context: SystemContext) -> None:
         super().__init__(params, context)
         self.training = validate_model(TrainingParams, context.training or {}, field="training")
-        self._links: Dict[ModelPoint, SchemeLink] = {}
+        self._links: Dict[ModelPoint, List[SchemeLink]] = {}  # one per training seed
         self._inverters: Dict[ModelPoint, Any] = {}
+        self._attribute_nets: Dict[ModelPoint, Any] = {}
         self._keys: List[str] = []
         self._records: Dict[str, Dict[str, Any]] = {}
         self._legit: Any = None
@@ -215,8 +242,43 @@ class PrivacyToscSystem(ImageSystem):
                     raise UserError(f"sweep: adversarial_weight must be >= 0, got {weight}")
             if "snr_db" not in point and context.points:
                 raise UserError("sweep: privacy_tosc needs snr_db in the sweep (or sweep.fixed)")
+            if "attribute" in point:
+                cls._task_attribute(params, dataset, point["attribute"])
+        cls._check_attack_metrics(params, dataset, context)
         if params.scheme == "dp":
             cls._mechanism(params, params.dp.epsilon)  # raises on a bad budget, naming params.dp.*
+
+    @staticmethod
+    def _task_attribute(params: PrivacyParams, dataset: Any, value: float) -> str:
+        """The attribute an ``attribute`` sweep value names (``params.attributes[value]``).
+
+        :raises UserError: the data has no attributes, labels every image by one already, or
+            the value is not an index of the list.
+        """
+        if not dataset.has_attributes:
+            raise UserError(f"sweep: an attribute sweep needs images with attributes (data.source embedded or "
+                            f"celeba), not {dataset.source!r}")
+        if dataset.params.attribute:
+            raise UserError("data.attribute: labels every image by one attribute; an attribute sweep chooses the "
+                            "task per point: use one of them")
+        names = params.attributes or dataset.table_attributes
+        if float(value) != int(value) or not 0 <= int(value) < len(names):
+            raise UserError(f"sweep: attribute values index params.attributes ({', '.join(names)}): 0.."
+                            f"{len(names) - 1}, got {value:g}")
+        name = names[int(value)]
+        if dataset.source == "embedded" and name not in dataset.table_attributes:
+            raise UserError(f"params.attributes: {name!r} is not an embedded attribute "
+                            f"({', '.join(dataset.table_attributes)})")
+        return name
+
+    @staticmethod
+    def _check_attack_metrics(params: PrivacyParams, dataset: Any, context: SystemContext) -> None:
+        check_attribute_attack(params.eavesdropper, dataset, context.metrics, "params.eavesdropper")
+        asked = set(context.metrics or ())
+        binary = dataset.num_classes == 2 or any("attribute" in point for point in context.points)
+        if "balanced_accuracy" in asked and not binary:
+            raise UserError(f"metrics: balanced_accuracy needs a binary task (an attribute sweep or data.attribute); "
+                            f"the task has {dataset.num_classes} classes")
 
     @staticmethod
     def _dataset_of(context: SystemContext) -> Any:
@@ -245,11 +307,34 @@ class PrivacyToscSystem(ImageSystem):
         return QUICK_WIDTH if self.context.quick else (self.params.width or 16)
 
     def _model_point(self, point: Mapping[str, float]) -> ModelPoint:
-        """(DP budget, IBAL's adversarial weight) of the model serving ``point`` (0 where they do not apply)."""
+        """(DP budget, IBAL's adversarial weight, task attribute) of the model serving ``point`` (0 and "" where
+        they do not apply: "" is the data's own labels)."""
         p = self.params
         epsilon = float(point.get("epsilon", p.dp.epsilon)) if p.scheme == "dp" else 0.0
         weight = float(point.get("adversarial_weight", p.adversarial_weight)) if p.scheme in ADVERSARIAL else 0.0
-        return epsilon, weight
+        attribute = self._task_attribute(p, self.dataset, point["attribute"]) if "attribute" in point else ""
+        return epsilon, weight, attribute
+
+    def seeds(self) -> int:
+        """Trained replicas of every model (``training.seeds``; at most 2 in quick mode)."""
+        return min(self.training.seeds, QUICK_SEEDS) if self.context.quick else self.training.seeds
+
+    def num_classes(self, mp: ModelPoint) -> int:
+        return 2 if mp[2] else self.dataset.num_classes
+
+    def task_labels(self, split: str, mp: ModelPoint) -> np.ndarray:
+        """int64 ``[N]``: the task's label of every image of ``split`` (the attribute of ``mp``, else the class)."""
+        if mp[2]:
+            return self.dataset.attribute_labels(split, mp[2])
+        return np.asarray(self.dataset.split(split).labels, dtype=np.int64)
+
+    def _wants_inversion(self) -> bool:
+        return self.context.metrics is None or bool(ATTACK_METRICS & set(self.context.metrics))
+
+    def _wants_attribute_attack(self) -> bool:
+        if self.params.eavesdropper.attribute is None:
+            return False
+        return self.context.metrics is None or "attribute_leakage" in self.context.metrics
 
     def training_groups(self) -> List[List[int]]:
         groups: Dict[float, List[int]] = {}
@@ -257,19 +342,22 @@ class PrivacyToscSystem(ImageSystem):
             groups.setdefault(self._model_point(point), []).append(index)
         return list(groups.values())
 
-    def _splits(self) -> Tuple[Tuple[np.ndarray, np.ndarray], np.ndarray]:
-        """(legitimate images and labels, the attacker's images): disjoint blocks of the train split."""
+    def _splits(self, mp: ModelPoint) -> Tuple[Tuple[np.ndarray, np.ndarray], np.ndarray]:
+        """(legitimate images and task labels, the attacker's images): disjoint blocks of the train split."""
         train = self.dataset.split("train")
         legit, aux = self._image_counts(self.training, self.context.quick)
-        return (train.images[:legit], train.labels[:legit]), train.images[legit: legit + aux]
+        return (train.images[:legit], self.task_labels("train", mp)[:legit]), train.images[legit: legit + aux]
 
     def _trained_scheme(self) -> str:
         """Encryption trains (and shares) DeepJSCC's model."""
         return "deepjscc" if self.params.scheme == "encryption" else self.params.scheme
 
-    def transceiver_key(self, mp: ModelPoint) -> str:
+    def transceiver_key(self, mp: ModelPoint, replica: int = 0) -> str:
+        """The weight key of the transceiver of ``mp`` trained with seed ``seed + replica``."""
         p, scheme = self.params, self._trained_scheme()
         settings: Dict[str, Any] = {"scheme": scheme}
+        if mp[2]:  # only then: the keys of models of the data's own labels stay what they were
+            settings["task_attribute"] = mp[2]
         if scheme == "dp":
             settings["dp"] = self._mechanism(p, mp[0]).describe()
         if scheme in WITH_IB:
@@ -280,10 +368,10 @@ class PrivacyToscSystem(ImageSystem):
             settings["vq"] = p.vq.model_dump()
         legit, _ = self._image_counts(self.training, self.context.quick)
         arch = {"model": MODEL_VERSION, "k": p.symbols, "width": self.width(), "image_shape": list(self.image_shape),
-                "classes": self.dataset.num_classes}
+                "classes": self.num_classes(mp)}
         train = {"stage": stage_dict(self.training.stage("transceiver", quick=self.context.quick)),
                  "train_snr_db": self.training.train_snr_db, "channel": self.context.channel,
-                 "images": legit, "seed": self.context.seed, "quick": self.context.quick}
+                 "images": legit, "seed": self.context.seed + replica, "quick": self.context.quick}
         return config_hash(arch, settings, train, self.dataset.identity())
 
     def _attacker_view(self) -> Dict[str, Any]:
@@ -306,12 +394,15 @@ class PrivacyToscSystem(ImageSystem):
 
         self._legit = ChannelLayer(self.context.channel, 0.0)
         with torch_threads(self.params.threads):
-            self.eavesdropper.setup()
+            self.eavesdropper.setup(inversion=self._wants_inversion())
             for point in self.context.points or [{}]:
                 mp = self._model_point(point)
                 if mp not in self._links:
-                    self._links[mp] = self._load_link(mp)
-                    self._inverters[mp] = self._load_inverter(mp)
+                    self._links[mp] = [self._load_link(mp, replica) for replica in range(self.seeds())]
+                    if self._wants_inversion():
+                        self._inverters[mp] = self._load_inverter(mp)
+                    if self._wants_attribute_attack():
+                        self._attribute_nets[mp] = self._load_attribute_attacker(mp)
 
     def _log(self) -> Any:
         return None if self.context.quick else log_stderr
@@ -330,27 +421,28 @@ class PrivacyToscSystem(ImageSystem):
             index_link=IndexLink(p.vq.codebook_size, build_channel(self.context.channel), order=p.vq.codebook_size)
             if p.scheme in QUANTISED else None)
 
-    def _build_transceiver(self) -> Any:
+    def _build_transceiver(self, classes: int) -> Any:
         from .networks import build_transceiver
 
         p = self.params
         codebook = (p.vq.codebook_size, p.vq.dim) if p.scheme in QUANTISED else None
-        return build_transceiver(p.symbols, self.image_shape, self.dataset.num_classes, self.width(), codebook)
+        return build_transceiver(p.symbols, self.image_shape, classes, self.width(), codebook)
 
-    def _load_link(self, mp: ModelPoint) -> SchemeLink:
+    def _load_link(self, mp: ModelPoint, replica: int = 0) -> SchemeLink:
         from ...layers.channel import ChannelLayer
         from .networks import build_inverter
 
-        p, key = self.params, self.transceiver_key(mp)
-        (images, labels), aux = self._splits()
+        p, key, seed = self.params, self.transceiver_key(mp, replica), self.context.seed + replica
+        (images, labels), aux = self._splits(mp)
         scheme = self._trained_scheme()
         record: Dict[str, Any] = {}
 
         def train(model: Any) -> None:
             log = self._log()
             if log:
-                log(f"[{self.context.label}] training the {scheme} transceiver (k = {p.symbols}, "
-                    f"{self.training.train_snr_db:g} dB) on {len(images)} images")
+                task = f"attribute {mp[2]!r}, " if mp[2] else ""
+                log(f"[{self.context.label}] training the {scheme} transceiver ({task}k = {p.symbols}, "
+                    f"{self.training.train_snr_db:g} dB, seed {seed}) on {len(images)} images")
             link = self._link(model, mp, scheme)
             extra = Regularisers()
             if scheme in WITH_IB:
@@ -360,35 +452,59 @@ class PrivacyToscSystem(ImageSystem):
                 extra.adversarial_weight, extra.aux_images = mp[1], aux
             report = train_transceiver(link, ChannelLayer(self.context.channel, self.training.train_snr_db), images,
                                        labels, self.training.stage("transceiver", quick=self.context.quick),
-                                       train_snr_db=self.training.train_snr_db, extra=extra, seed=self.context.seed,
+                                       train_snr_db=self.training.train_snr_db, extra=extra, seed=seed,
                                        name=f"'{self.context.label}' transceiver", log=log)
             record.update(running_time_s=report.wall_s, training=report.as_dict())
 
         with torch_threads(p.threads):
             trained = load_or_train(WeightStore(self.context.cache_dir, WEIGHT_KIND), key,
-                                    build=self._build_transceiver, train=train,
-                                    seed={"seed": self.context.seed, "key": key},
+                                    build=lambda: self._build_transceiver(self.num_classes(mp)), train=train,
+                                    seed={"seed": seed, "key": key},
                                     info=lambda model: {"model": f"privacy_tosc {scheme}", "k": p.symbols,
                                                         "train_snr_db": self.training.train_snr_db,
+                                                        "task": f"attribute {mp[2]}" if mp[2] else "class",
                                                         "data": self.dataset.provenance(), **record})
         self._keys.append(key)
-        self._records[key] = {"role": "transceiver", "scheme": scheme, "source": trained.source}
+        self._records[key] = {"role": "transceiver", "scheme": scheme, "source": trained.source, "seed": seed,
+                              **({"task_attribute": mp[2]} if mp[2] else {})}
         trained.model.trainable = False
         return self._link(trained.model, mp)
 
-    def _load_inverter(self, mp: ModelPoint) -> Any:
-        link = self._links[mp]
-        legit, aux_count = self._image_counts(self.training, self.context.quick)
-        _, aux = self._splits()
-
+    def _eavesdropped_features(self, link: SchemeLink) -> Any:
+        """``(x, snr_db) -> features``: what the eavesdropper's networks get of ``x`` sent on ``link``."""
         def features_of(x: torch.Tensor, snr_db: float) -> torch.Tensor:
             sent = link.transmit(x, training=False)
             return link.listen(sent, self.eavesdropper.intercept(sent.tx, snr_db))
 
+        return features_of
+
+    def _load_inverter(self, mp: ModelPoint) -> Any:
+        """The inversion network attacking replica 0 of ``mp``."""
+        link = self._links[mp][0]
+        legit, aux_count = self._image_counts(self.training, self.context.quick)
+        _, aux = self._splits(mp)
         with torch_threads(self.params.threads):
             return self.eavesdropper.inverter(self.transceiver_key(mp), self._attacker_view(),
-                                              link.listener_values, aux, (legit, legit + aux_count), features_of,
-                                              log=self._log())
+                                              link.listener_values, aux, (legit, legit + aux_count),
+                                              self._eavesdropped_features(link), log=self._log())
+
+    def _load_attribute_attacker(self, mp: ModelPoint) -> Any:
+        """The attribute-inference network attacking replica 0 of ``mp``."""
+        link = self._links[mp][0]
+        legit, aux_count = self._image_counts(self.training, self.context.quick)
+        _, aux = self._splits(mp)
+        with torch_threads(self.params.threads):
+            return self.eavesdropper.attribute_network(self.transceiver_key(mp), self._attacker_view(),
+                                                       link.listener_values, aux, (legit, legit + aux_count),
+                                                       self._eavesdropped_features(link), log=self._log())
+
+    def _inverter(self, mp: ModelPoint) -> Any:
+        """``mp``'s inversion network (loaded on first use where no metric asked for it, e.g. for samples)."""
+        if mp not in self._inverters:
+            if not self.eavesdropper.inversion_ready:
+                self.eavesdropper.setup(inversion=True)
+            self._inverters[mp] = self._load_inverter(mp)
+        return self._inverters[mp]
 
     # ----------------------------------------------------------------- simulate
     @torch.no_grad()
@@ -396,22 +512,43 @@ class PrivacyToscSystem(ImageSystem):
         import sionna.phy
 
         mp = self._model_point(point)
-        link, inverter = self._links[mp], self._inverters[mp]
         test = self.dataset.split("test")
         index = sionna.phy.config.np_rng.integers(0, len(test), size=batch_size)
-        images, labels = test.images[index], test.labels[index]
+        images, labels = test.images[index], self.task_labels("test", mp)[index]
+        x = to_tensor(images)
+        stats: Dict[str, float] = {"trials_per_seed": float(batch_size)}
         with torch_threads(self.params.threads):
-            sent = link.transmit(to_tensor(images))
-            legit_rx = self._legit(sent.tx, snr_db=float(point["snr_db"]))
-            predicted = link.logits(sent, legit_rx).argmax(-1).cpu().numpy()
-            eve_rx = self.eavesdropper.intercept(sent.tx, self.eavesdropper.snr_db(point))
-            stats = self.eavesdropper.statistics(images, inverter(link.listen(sent, eve_rx), training=False), labels)
-        stats.update(correct=float(np.count_nonzero(predicted == labels)), trials=float(batch_size))
-        stats.update(quality.mean_statistics("tx_power", link.tx_power(sent).cpu().numpy()))
+            for replica, link in enumerate(self._links[mp]):  # each replica: the same images, its own noise
+                sent = link.transmit(x)
+                legit_rx = self._legit(sent.tx, snr_db=float(point["snr_db"]))
+                predicted = link.logits(sent, legit_rx).argmax(-1).cpu().numpy()
+                _add(stats, {f"correct_seed{replica}": float(np.count_nonzero(predicted == labels)),
+                             "correct": float(np.count_nonzero(predicted == labels)), "trials": float(batch_size)})
+                if self.num_classes(mp) == 2:
+                    _add(stats, binary_task_stats(predicted, labels))
+                if sent.indices is not None:
+                    _add(stats, {"symbol_errors": float((link.received_indices(legit_rx) != sent.indices).sum()),
+                                 "symbols": float(sent.indices.numel())})
+                if replica == 0:  # the attackers attack the first replica
+                    stats.update(self._attack_statistics(mp, link, sent, images, point, index))
+                    stats.update(quality.mean_statistics("tx_power", link.tx_power(sent).cpu().numpy()))
         stats.update(quality.mean_statistics("symbols_per_message", np.full(batch_size, float(self.params.symbols))))
-        if sent.indices is not None:
-            stats["symbol_errors"] = float((link.received_indices(legit_rx) != sent.indices).sum())
-            stats["symbols"] = float(sent.indices.numel())
+        return stats
+
+    def _attack_statistics(self, mp: ModelPoint, link: SchemeLink, sent: Any, images: np.ndarray,
+                           point: Mapping[str, float], index: np.ndarray) -> Dict[str, float]:
+        """The eavesdropper's statistics of one batch sent on ``link`` (inversion, attribute inference)."""
+        stats: Dict[str, float] = {}
+        if mp not in self._inverters and mp not in self._attribute_nets:
+            return stats
+        features = link.listen(sent, self.eavesdropper.intercept(sent.tx, self.eavesdropper.snr_db(point)))
+        if mp in self._inverters:
+            classes = np.asarray(self.dataset.split("test").labels)[index]  # the judge reads the image class
+            stats.update(self.eavesdropper.statistics(images, self._inverters[mp](features, training=False), classes))
+        if mp in self._attribute_nets:
+            targets = self.eavesdropper.attribute_targets("test")[index]
+            stats.update(self.eavesdropper.attribute_statistics(self._attribute_nets[mp](features, training=False),
+                                                                targets))
         return stats
 
     @torch.no_grad()
@@ -421,7 +558,7 @@ class PrivacyToscSystem(ImageSystem):
         from ...vision.training import to_images
 
         mp = self._model_point(point)
-        link, inverter = self._links[mp], self._inverters[mp]
+        link, inverter = self._links[mp][0], self._inverter(mp)
         images = self.dataset.split("test").images[:count]
         with torch_threads(self.params.threads):
             sent = link.transmit(to_tensor(images))
@@ -436,6 +573,10 @@ class PrivacyToscSystem(ImageSystem):
         p = self.params
         out: Dict[str, Any] = {"scheme": p.scheme, "data": self.dataset.provenance(), "models": self._records,
                                "eavesdropper": self.eavesdropper.provenance()}
+        if self.seeds() > 1:
+            out["seeds"] = {"replicas": self.seeds(), "training_seeds": [self.context.seed + r
+                                                                         for r in range(self.seeds())],
+                            "attacked": "replica 0 (training seed = the scenario's seed)"}
         if p.scheme == "dp":
             out["dp"] = {str(mp[0]): self._mechanism(p, mp[0]).describe() for mp in self._links}
             if p.dp.calibration == "scale":
@@ -449,6 +590,12 @@ class PrivacyToscSystem(ImageSystem):
     def trained_weights(self) -> List[Tuple[str, str]]:
         out = [(WEIGHT_KIND, key) for key in self._keys]
         return out + [item for item in self.eavesdropper.trained_weights() if item not in out]
+
+
+def _add(totals: Dict[str, float], batch: Mapping[str, float]) -> None:
+    """Add ``batch``'s statistics into ``totals`` (in place)."""
+    for key, value in batch.items():
+        totals[key] = totals.get(key, 0.0) + value
 
 
 __all__ = ["PrivacyToscSystem", "PrivacyParams", "SCHEMES"]

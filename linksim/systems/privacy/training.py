@@ -12,6 +12,8 @@
   distance on the stage outputs of a frozen ResNet, on images disjoint from the
   victim's; every batch is sent through the deployed transmitter (fresh DP noise and
   nonces) and the eavesdropper's channel.
+* :func:`train_attribute_attacker`: the eavesdropper's attribute inference, cross-entropy
+  on the same intercepted features of its own images.
 
 Images enter as ``uint8 [N, H, W, C]``; the loss functions see ``[B, C, H, W]`` in [0, 1].
 """
@@ -155,6 +157,22 @@ def train_inverter(inverter: Any, features_of: Callable[[torch.Tensor], torch.Te
                           decay_every=max(1, settings.decay_every), decay_factor=settings.decay_factor)
     frozen: List[Any] = [perceptual] if perceptual is not None else []
     return TrainingLoop(name, batches, [objective], epochs=settings.epochs, seed=seed, log=log, frozen=frozen).run()
+
+
+def train_attribute_attacker(network: Any, features_of: Callable[[torch.Tensor], torch.Tensor], images: np.ndarray,
+                             targets: np.ndarray, settings: StageSettings, *, seed: int, name: str,
+                             log: Optional[Logger]) -> TrainingReport:
+    """Train the eavesdropper's attribute-inference ``network`` in place: cross-entropy against ``targets``
+    (int64 ``[M]``) of its own ``images`` (uint8 ``[M, H, W, C]``), features drawn anew per batch."""
+    def loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            features = features_of(x)
+        return torch.nn.functional.cross_entropy(network(features, training=True), y)
+
+    batches = Batches([to_tensor(images), torch.from_numpy(np.asarray(targets, dtype=np.int64))], settings.batch_size)
+    objective = Objective("attribute attacker", [network], lambda b: loss(b[0], b[1]), settings.learning_rate,
+                          decay_every=max(1, settings.decay_every), decay_factor=settings.decay_factor)
+    return TrainingLoop(name, batches, [objective], epochs=settings.epochs, seed=seed, log=log).run()
 
 
 def report_dict(report: TrainingReport) -> Dict[str, Any]:
