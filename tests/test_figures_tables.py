@@ -282,6 +282,41 @@ def test_table_defaults_and_selection(tmp_path):
     assert table.md_rows[1][2] == "15.87"
 
 
+def test_table_mean_std_cells_and_column_labels(tmp_path):
+    """Table II's cells: 'mean +- std' over seeds for accuracy_seeds, a plain value for a pooled metric."""
+    scenario = {"name": "t2", "sweep": {"parameter": "attribute", "values": [0, 1], "fixed": {"snr_db": 12}},
+                "systems": [{"label": "DP", "type": "x"}], "metrics": ["accuracy_seeds", "accuracy"]}
+    seeds = {"trials_per_seed": 200.0, "correct_seed0": 150.0, "correct_seed1": 160.0, "correct_seed2": 170.0,
+             "correct": 480.0, "trials": 600.0}
+    store = _store(tmp_path, scenario, {("DP", 0): seeds, ("DP", 1): {**seeds, "correct_seed2": 150.0}})
+    spec = TableSpec(file="t.csv", metrics=["accuracy_seeds", "accuracy"], format="{:.1f}",
+                     scale={"accuracy_seeds": 100, "accuracy": 100}, cell="mean_std",
+                     column_labels=["occluded", "noisy"])
+    table = build_table(store, spec)
+    assert table.header == ["metric", "system", "occluded", "noisy"]
+    # seeds 75, 80, 85 %: mean 80, std 5; seeds 75, 80, 75 %: mean 76.67, std 2.89
+    assert table.rows[0] == ["accuracy_seeds", "DP", "80.0 +- 5.0", "76.7 +- 2.9"]
+    assert table.rows[1] == ["accuracy", "DP", "80.0", "80.0"]
+    assert table_markdown(table).splitlines()[2] == "| accuracy_seeds | DP | 80.0 ± 5.0 | 76.7 ± 2.9 |"
+
+
+def test_column_labels_must_match_the_sweep(tmp_path, capsys):
+    data = dict(TOY, tables=[{"file": "t.csv", "metrics": ["ber"], "column_labels": ["a", "b"]}])
+    path = write_yaml(tmp_path / "bad.yaml", data)
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "tables[0].column_labels: 2 labels for 3 sweep values" in err and "Traceback" not in err
+
+
+def test_new_table_fields_at_their_defaults_keep_the_scenario_hash():
+    plain = parse_scenario(TOY)
+    explicit = parse_scenario({**TOY, "tables": [{**TOY["tables"][0], "cell": "value"}]})
+    assert plain.content_hash() == explicit.content_hash()
+    assert "cell" not in plain.resolved()["tables"][0]
+    changed = parse_scenario({**TOY, "tables": [{**TOY["tables"][0], "cell": "mean_std"}]})
+    assert changed.content_hash() != plain.content_hash()
+
+
 # ------------------------------------------------------------------ scenario checks
 
 

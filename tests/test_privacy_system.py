@@ -172,7 +172,9 @@ VICTIM = {"type": "image_jscc", "params": {"method": "deepjscc", "bandwidth_rati
 def test_an_eavesdropped_link_keeps_its_own_numbers_and_adds_the_attack(tmp_path):
     from linksim.runner import seed_everything
 
-    scenario, _ = _scenario(tmp_path, [{"label": "S", "type": "eavesdropped", "params": {"victim": VICTIM}}])
+    scenario, _ = _scenario(tmp_path, [{"label": "S", "type": "eavesdropped",
+                                        "params": {"victim": VICTIM, "eavesdropper": {"attribute": "class"}}}],
+                            metrics=["accuracy", "mi_leakage", "attacker_psnr", "attribute_leakage"])
     runtime = Runtime(cache_dir=tmp_path / "cache", quick=True)
     wrapped = build_system(scenario, 0, runtime)
     alone, _ = _scenario(tmp_path, [{"label": "S", "type": "image_jscc", "params": VICTIM["params"]}],
@@ -188,6 +190,7 @@ def test_an_eavesdropped_link_keeps_its_own_numbers_and_adds_the_attack(tmp_path
     own = plain.simulate(8, point)
     assert {k: stats[k] for k in own} == own
     assert {"attacker_psnr_sum", "mi_leakage_sum", "attacker_correct"} <= set(stats)
+    assert stats["attribute_trials"] == 8 and 0 <= stats["attribute_correct"] <= 8  # reads the class
     assert any(kind == "privacy" for kind, _ in wrapped.trained_weights())
 
 
