@@ -183,8 +183,10 @@ def _codec_images(codec: ImageCodec, images: np.ndarray, budget_bytes: int) -> L
     return [fit_budget(codec, img, budget_bytes) for img in images]
 
 
-def _reconstruct(codec: ImageCodec, encoded: Sequence[Optional[EncodedImage]], intact: np.ndarray,
-                 shape: Sequence[int]) -> np.ndarray:
+def decode_or_fallback(codec: ImageCodec, encoded: Sequence[Optional[EncodedImage]], intact: np.ndarray,
+                       shape: Sequence[int]) -> np.ndarray:
+    """The receiver's images ``uint8 [N, *shape]``: each intact payload decoded, the
+    :func:`fallback_image` where a payload is missing (``None``: nothing fit) or damaged."""
     out = np.empty((len(encoded), *shape), dtype=np.uint8)
     fallback = fallback_image(shape)
     for i, (enc, ok) in enumerate(zip(encoded, intact)):
@@ -376,7 +378,7 @@ class ImageDigitalSystem(ImageSystem):
         intact = fits.copy()
         if combo is not None and fits.any():
             intact = fits & self._send_stream(encoded, budget, snr_db, self._links[combo], self.stream_channel(k))
-        recon = _reconstruct(self.codec, encoded, intact, images.shape[1:])
+        recon = decode_or_fallback(self.codec, encoded, intact, images.shape[1:])
         return recon, ~intact, payload_bits
 
     def stream_channel(self, k: int) -> Optional[Any]:
@@ -518,7 +520,7 @@ class ImageCodecSystem(ImageSystem):
         budget = int(math.floor(float(point["bpp"]) * h * w / 8 + 1e-9))
         encoded = _codec_images(self.codec, images, budget)
         fits = np.array([e is not None for e in encoded], dtype=bool)
-        recon = _reconstruct(self.codec, encoded, fits, images.shape[1:])
+        recon = decode_or_fallback(self.codec, encoded, fits, images.shape[1:])
         bits = np.array([e.num_bits if e is not None else 0 for e in encoded], dtype=np.int64)
         return quality.image_statistics(images, recon, payload_bits=bits, lost=~fits)
 

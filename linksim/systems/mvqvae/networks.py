@@ -23,7 +23,9 @@ codebook dimension; ``classes`` the task's classes.
   on the flattened ``N x D`` grid (so any masking ratio fits the same receiver).
 * :class:`MaskedVQVAE`: encoder, :class:`~.codebook.VectorQuantizer` and receiver in one
   weights file; :class:`JsccViT`: the same encoder without masking, one complex channel
-  symbol per token through a differentiable channel, and the same receiver.
+  symbol per token through a differentiable channel, and the same receiver;
+  :class:`ViTClassifier`: the same encoder without masking, FIM or channel, and the same
+  receiver, classifying the images the digital baseline (:mod:`.digital`) decodes.
 """
 
 from __future__ import annotations
@@ -271,11 +273,48 @@ class JsccViT(keras.Model):
         return self.logits(images, ideal=True)
 
 
+class ViTClassifier(keras.Model):
+    """The classifier at the receiver of the digital baseline (JPEG+LDPC): the ViT encoder
+    over every patch (no masking, no FIM) projected to ``D`` per token, and the same
+    :class:`TaskReceiver` head. The link is outside the model: it classifies decoded images.
+
+    :input images: ``[B, C, H, W]`` in [0, 1]. :output: logits ``[B, classes]``.
+    """
+
+    def __init__(self, image_shape: Tuple[int, int, int], config: Dict[str, Any], classes: int,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.config = dict(config)
+        self.encoder = MaskedViTEncoder(image_shape, config["patch"], config["width"], config["depth"],
+                                        config["heads"], config["codebook_dim"], classes, fim=False, name="encoder")
+        self.receiver = TaskReceiver(self.encoder.num_positions, config["codebook_dim"], config["hidden"], classes,
+                                     name="receiver")
+
+    def build(self, input_shape: Any) -> None:
+        """Nothing to create here: the sub-layers are built in ``__init__``."""
+
+    @property
+    def num_positions(self) -> int:
+        return self.encoder.num_positions
+
+    def call(self, images: Any) -> torch.Tensor:
+        positions = all_positions(images.shape[0], self.num_positions, images.device)
+        tokens, _ = self.encoder(images, positions)
+        return self.receiver(tokens, positions)
+
+
 def build_model(kind: str, image_shape: Tuple[int, int, int], config: Dict[str, Any], classes: int,
                 channel: Optional[ChannelLayer] = None) -> keras.Model:
-    """A built ``mvqvae`` (:class:`MaskedVQVAE`) or ``jscc`` (:class:`JsccViT`) model."""
+    """A built ``mvqvae`` (:class:`MaskedVQVAE`), ``jscc`` (:class:`JsccViT`) or ``digital``
+    (:class:`ViTClassifier`) model."""
     h, w, c = image_shape
-    model = MaskedVQVAE(image_shape, config, classes) if kind == "mvqvae" else JsccViT(image_shape, config, classes,
-                                                                                      channel)
+    if kind == "mvqvae":
+        model = MaskedVQVAE(image_shape, config, classes)
+    elif kind == "jscc":
+        model = JsccViT(image_shape, config, classes, channel)
+    elif kind == "digital":
+        model = ViTClassifier(image_shape, config, classes)
+    else:
+        raise ValueError(f"unknown model kind {kind!r}: mvqvae, jscc or digital")
     model(torch.as_tensor(np.zeros((2, c, h, w), np.float32)))
     return model

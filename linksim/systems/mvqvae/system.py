@@ -1,4 +1,4 @@
-"""The registered ``masked_vqvae`` system: the masked VQ-VAE and its JSCC-ViT baseline under semantic noise.
+"""The registered ``masked_vqvae`` system: the masked VQ-VAE and its baselines under semantic noise.
 
 .. code-block:: yaml
 
@@ -8,7 +8,8 @@
     systems:
       - {label: MVQ+FIM+AT, type: masked_vqvae, params: {fim: true, adversarial: true}}
       - {label: JSCC, type: masked_vqvae, params: {scheme: jscc}}
-    metrics: [accuracy, index_error_rate, symbols_per_message]
+      - {label: JPEG+LDPC+AT, type: masked_vqvae, params: {scheme: digital, adversarial: {}}}
+    metrics: [accuracy, index_error_rate, image_loss, symbols_per_message]
 
 :meth:`MaskedVqvaeSystem.setup` loads (or trains, :mod:`.training`) one model per system,
 at the training SNR (``params.train_snr_db``, 3 dB as in the paper). Per batch,
@@ -16,7 +17,14 @@ at the training SNR (``params.train_snr_db``, 3 dB as in the paper). Per batch,
 with PGD (eq. 7, white box against the model with an ideal link; ``epsilon`` from the
 sweep point or ``params.epsilon``; 0: clean), sends them over the point's channel at its
 SNR (the masked VQ-VAE: kept patches -> indices -> bits -> uncoded 16-QAM -> channel ->
-hard decisions; JSCC-ViT: one complex symbol per patch) and classifies what arrives.
+hard decisions; JSCC-ViT: one complex symbol per patch; the digital baseline, ``scheme:
+digital``: 8-bit pixels -> JPEG -> LDPC -> QAM -> channel -> decoder -> JPEG decoder or,
+for a damaged payload, the mid-grey fallback, :mod:`.digital`) and classifies what
+arrives. The digital baseline's model is a ViT classifier trained on clean images (with
+or without adversarial training). Its attacker, like the others, sees the transmit chain
+with an ideal link: the transmitter's JPEG then the classifier, differentiated through the
+JPEG by straight-through gradients (BPDA: JPEG in the forward pass, the identity in the
+backward pass), as the masked VQ-VAE's attacker passes its quantiser.
 """
 
 from __future__ import annotations
@@ -35,11 +43,13 @@ from ...learning.stages import StageSettings
 from ...learning.training_block import DecayingStageOverride, TrainingBlock
 from ...phy.base import snr_db_to_no
 from ...registry import ParamsModel, systems, validate_model
+from ...vision.quality import mean_statistics
 from ...vision.training import stage_dict, to_tensor
 from ...weights import WeightStore, config_hash
 from ..base import SystemContext
 from ..image_system import ImageSystem
 from ..training import log_stderr, torch_threads
+from .digital import DigitalParams
 from .masking import kept_positions
 from .symbols import bits_per_index, kept_patches
 
@@ -92,9 +102,12 @@ class AdversarialParams(ParamsModel):
 class MaskedVqvaeParams(ParamsModel):
     """Parameters of ``masked_vqvae`` (defaults: ``../shared/notes/masked-vqvae-analysis.md``, CPU preset)."""
 
-    scheme: Literal["mvqvae", "jscc"] = Field("mvqvae", description="mvqvae (masked VQ-VAE, digital indices) or "
-                                                                    "jscc (JSCC-ViT, analog symbols)")
-    fim: bool = Field(False, description="feature importance module (eqs. 13-16)")
+    scheme: Literal["mvqvae", "jscc", "digital"] = Field(
+        "mvqvae", description="mvqvae (masked VQ-VAE, digital indices), jscc (JSCC-ViT, analog symbols) or digital "
+                              "(the JPEG + LDPC + QAM baseline with a ViT classifier at the receiver)")
+    fim: bool = Field(False, description="feature importance module (eqs. 13-16; not with scheme: digital)")
+    digital: Optional[DigitalParams] = Field(None, description="scheme: digital only: JPEG quality, LDPC rate, QAM "
+                                                               "order (default: q 75, rate 1/2, 16-QAM)")
     adversarial: Optional[AdversarialParams] = Field(None, description="adversarial training (null: none)")
     masking_ratio: float = Field(0.5, ge=0, lt=1, description="M_r in [0, 1) (mvqvae)")
     patch: int = Field(4, ge=1, le=64, strict=True, description="patch side in pixels")
@@ -119,7 +132,15 @@ class MaskedVqvaeParams(ParamsModel):
                              "log2 J bits)")
         if self.width % self.heads:
             raise ValueError(f"heads: width {self.width} is not a multiple of {self.heads} heads")
+        if self.digital is not None and self.scheme != "digital":
+            raise ValueError(f"digital: the JPEG + LDPC settings need scheme: digital (scheme is {self.scheme!r})")
+        if self.fim and self.scheme == "digital":
+            raise ValueError("fim: the digital baseline's ViT classifier has no feature importance module")
         return self
+
+    def link_settings(self) -> DigitalParams:
+        """The digital baseline's settings (``params.digital`` or its defaults)."""
+        return self.digital if self.digital is not None else DigitalParams()
 
 
 @systems.register("masked_vqvae")
@@ -131,7 +152,8 @@ class MaskedVqvaeSystem(ImageSystem):
     sweep_parameters: ClassVar[FrozenSet[str]] = frozenset({"snr_db", "epsilon"})
     sweep_labels: ClassVar[Dict[str, str]] = {**ImageSystem.sweep_labels,
                                               "epsilon": r"Semantic noise $\epsilon$ (L$_\infty$, pixels in [0, 1])"}
-    metrics_provided: ClassVar[FrozenSet[str]] = frozenset({"accuracy", "symbols_per_message", "index_error_rate"})
+    metrics_provided: ClassVar[FrozenSet[str]] = frozenset({"accuracy", "symbols_per_message", "index_error_rate",
+                                                            "image_loss"})
     accepts_training: ClassVar[bool] = True
     simulate_needs_gradients: ClassVar[bool] = True  # PGD at the transmitter
 
@@ -142,6 +164,7 @@ class MaskedVqvaeSystem(ImageSystem):
         self.key: Optional[str] = None
         self.record: Dict[str, Any] = {}
         self._link: Any = None
+        self._digital_link: Any = None
         self._channel_layer: Any = None
 
     # ----------------------------------------------------------------- checks
@@ -167,9 +190,12 @@ class MaskedVqvaeSystem(ImageSystem):
 
     # ----------------------------------------------------------------- settings
     def config(self) -> Dict[str, Any]:
+        """The architecture (the digital baseline's classifier has no codebook and no FIM)."""
         p = self.params
         arch = {"patch": p.patch, "width": p.width, "depth": p.depth, "heads": p.heads, "hidden": p.hidden,
                 "codebook_dim": p.codebook_dim, "codebook_size": p.codebook_size, "fim": p.fim}
+        if p.scheme == "digital":
+            del arch["codebook_size"], arch["fim"]
         if self.context.quick:
             arch.update(QUICK_ARCH)
         return arch
@@ -184,19 +210,31 @@ class MaskedVqvaeSystem(ImageSystem):
         return (train.images, train.labels) if count is None else (train.images[:count], train.labels[:count])
 
     def model_key(self) -> str:
+        """Weight-store key: model version, architecture, training settings, data identity."""
+        return config_hash({"model": MODEL_VERSION}, self.config(), self._training_identity(), self.dataset.identity())
+
+    def _training_identity(self) -> Dict[str, Any]:
+        """The training settings that make the weights. The digital baseline's classifier trains
+        on clean images without a channel, so neither the channel nor the training SNR enters."""
         p = self.params
         images, _ = self._training_images()
-        train = {"scheme": p.scheme, "masking_ratio": p.masking_ratio if p.scheme == "mvqvae" else None,
-                 "orthogonality": p.orthogonality if p.scheme == "mvqvae" else None,
-                 "fim_gamma": p.fim_gamma if p.fim else None, "fim_placement": "pre_norm" if p.fim else None,
-                 "train_snr_db": p.train_snr_db,
-                 "channel": self.context.channel, "adversarial": p.adversarial.model_dump() if p.adversarial else None,
-                 "stage": stage_dict(self.stage()), "num_train": len(images), "seed": self.context.seed,
-                 "quick": self.context.quick}
-        return config_hash({"model": MODEL_VERSION}, self.config(), train, self.dataset.identity())
+        if p.scheme == "digital":
+            return {"scheme": p.scheme, "adversarial": p.adversarial.model_dump() if p.adversarial else None,
+                    "stage": stage_dict(self.stage()), "num_train": len(images), "seed": self.context.seed,
+                    "quick": self.context.quick}
+        return {"scheme": p.scheme, "masking_ratio": p.masking_ratio if p.scheme == "mvqvae" else None,
+                "orthogonality": p.orthogonality if p.scheme == "mvqvae" else None,
+                "fim_gamma": p.fim_gamma if p.fim else None, "fim_placement": "pre_norm" if p.fim else None,
+                "train_snr_db": p.train_snr_db,
+                "channel": self.context.channel, "adversarial": p.adversarial.model_dump() if p.adversarial else None,
+                "stage": stage_dict(self.stage()), "num_train": len(images), "seed": self.context.seed,
+                "quick": self.context.quick}
 
-    def symbols_per_image(self) -> int:
-        """Channel symbols per image: the packed indices of the kept patches (mvqvae), one per patch (jscc)."""
+    def symbols_per_image(self) -> Optional[int]:
+        """Channel symbols per image: the packed indices of the kept patches (mvqvae), one per patch
+        (jscc); None for the digital baseline, whose JPEG payloads vary (``symbols_per_message`` measures it)."""
+        if self.params.scheme == "digital":
+            return None
         h, w, _ = self.image_shape
         n = (h // self.params.patch) * (w // self.params.patch)
         if self.params.scheme == "jscc":
@@ -216,6 +254,14 @@ class MaskedVqvaeSystem(ImageSystem):
         if self._link is None:
             self._link = IndexLink(self.params.codebook_size, self._link_channel())
         return self._link
+
+    def digital_link(self) -> Any:
+        """The digital baseline's :class:`~.digital.JpegLdpcLink` over the scenario's channel."""
+        from .digital import JpegLdpcLink
+
+        if self._digital_link is None:
+            self._digital_link = JpegLdpcLink(self.params.link_settings(), self._link_channel())
+        return self._digital_link
 
     def channel_layer(self) -> Any:
         from ...layers.channel import ChannelLayer
@@ -244,8 +290,9 @@ class MaskedVqvaeSystem(ImageSystem):
             adversarial = None if p.adversarial is None else AdversarialTraining(
                 epsilon=p.adversarial.epsilon, steps=p.adversarial.steps, awp_gamma=p.adversarial.awp_gamma)
             if log:
+                where = "clean images, no channel" if p.scheme == "digital" else f"{p.train_snr_db:g} dB"
                 log(f"[{self.context.label}] training {p.scheme} ({'FIM, ' if p.fim else ''}"
-                    f"{'AT' if adversarial else 'no AT'}) on {len(images)} images at {p.train_snr_db:g} dB")
+                    f"{'AT' if adversarial else 'no AT'}) on {len(images)} images ({where})")
             started = time.time()
             report = train_classifier_link(
                 model, to_tensor(images), labels, self.stage(), snr_db=p.train_snr_db, masking_ratio=p.masking_ratio,
@@ -268,7 +315,7 @@ class MaskedVqvaeSystem(ImageSystem):
         from .networks import all_positions
 
         n = self.model.num_positions
-        if self.params.scheme == "jscc":
+        if self.params.scheme != "mvqvae":
             return all_positions(batch, n)
         return kept_positions(batch, n, self.params.masking_ratio, generator)
 
@@ -284,7 +331,6 @@ class MaskedVqvaeSystem(ImageSystem):
         snr = float(point.get("snr_db", p.train_snr_db))
         mu = torch.full((batch_size,), snr / 10.0)
         labels = torch.as_tensor(test.labels[index]).long()
-        stats: Dict[str, float] = {}
         with torch_threads(p.threads):
             images = to_tensor(test.images[index])
             positions = self._positions(batch_size, generator)
@@ -293,25 +339,62 @@ class MaskedVqvaeSystem(ImageSystem):
                     self._ideal_logits(x, positions, mu), labels, reduction="sum"), images, epsilon,
                     p.attack.steps, p.attack.step_size)
             with torch.no_grad():
-                if p.scheme == "jscc":
-                    logits = self.model.logits(images, snr_db=snr, ideal=p.ideal_channel, mu=mu)
-                else:
-                    z_e, _ = self.model.encode(images, positions, mu)
-                    sent = self.model.quantizer.indices(z_e)
-                    received = sent if p.ideal_channel else \
-                        self.index_link().transmit(sent, float(snr_db_to_no(snr))).indices
-                    logits = self.model.logits_from_indices(received, positions)
-                    stats["index_errors"] = float((received != sent).sum())
-                    stats["indices"] = float(sent.numel())
+                logits, symbols, stats = self._receive(images, positions, snr, mu)
         stats["correct"] = float((logits.argmax(-1) == labels).sum())
         stats["trials"] = float(batch_size)
-        symbols = float(self.symbols_per_image())
-        stats.update(symbols_per_message_sum=symbols * batch_size, symbols_per_message_sumsq=symbols ** 2 * batch_size,
-                     symbols_per_message_count=float(batch_size))
+        stats.update(mean_statistics("symbols_per_message", symbols))
         return stats
 
+    def _receive(self, images: torch.Tensor, positions: torch.Tensor, snr: float,
+                 mu: torch.Tensor) -> Tuple[torch.Tensor, np.ndarray, Dict[str, float]]:
+        """Send ``[B, C, H, W]`` images over the point's link (``snr`` dB) and classify what arrives.
+
+        :returns: logits ``[B, classes]``, channel symbols per image ``[B]`` and the link's
+            statistics (``index_errors``/``indices``, or ``images_lost``/``images``).
+        """
+        p = self.params
+        if p.scheme == "digital":
+            return self._receive_digital(images, snr)
+        stats: Dict[str, float] = {}
+        if p.scheme == "jscc":
+            logits = self.model.logits(images, snr_db=snr, ideal=p.ideal_channel, mu=mu)
+        else:
+            z_e, _ = self.model.encode(images, positions, mu)
+            sent = self.model.quantizer.indices(z_e)
+            received = sent if p.ideal_channel else \
+                self.index_link().transmit(sent, float(snr_db_to_no(snr))).indices
+            logits = self.model.logits_from_indices(received, positions)
+            stats["index_errors"] = float((received != sent).sum())
+            stats["indices"] = float(sent.numel())
+        return logits, np.full(images.shape[0], float(self.symbols_per_image())), stats
+
+    def _through_jpeg(self, images: torch.Tensor) -> torch.Tensor:
+        """``[B, C, H, W]`` in [0, 1] -> the transmitter's JPEG images (8-bit pixels, encoded and
+        decoded) in the forward pass, the identity in the backward pass (BPDA)."""
+        from ...vision.quality import to_uint8
+        from ...vision.training import to_images
+        from .codebook import straight_through
+
+        decoded = self.digital_link().roundtrip(to_uint8(to_images(images)))
+        return straight_through(images, to_tensor(decoded, images.device))
+
+    def _receive_digital(self, images: torch.Tensor,
+                         snr: float) -> Tuple[torch.Tensor, np.ndarray, Dict[str, float]]:
+        """The digital baseline: 8-bit pixels, JPEG, LDPC, QAM, channel, decoders (or the
+        mid-grey fallback for a damaged payload), then the ViT classifier (see :mod:`.digital`)."""
+        from ...vision.quality import to_uint8
+        from ...vision.training import to_images
+
+        out = self.digital_link().transmit(to_uint8(to_images(images)), snr, ideal=self.params.ideal_channel)
+        logits = self.model(to_tensor(out.images, images.device))
+        stats = {"images_lost": float(out.lost.sum()), "images": float(out.lost.size)}
+        return logits, out.symbols.astype(np.float64), stats
+
     def _ideal_logits(self, images: torch.Tensor, positions: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
-        """The attacker's white-box model: the whole chain with an ideal link (quantiser by STE)."""
+        """The attacker's white-box model: the whole chain with an ideal link (quantiser by STE;
+        the digital baseline's JPEG by BPDA, :meth:`_through_jpeg`)."""
+        if self.params.scheme == "digital":
+            return self.model(self._through_jpeg(images))
         if self.params.scheme == "jscc":
             return self.model.logits(images, ideal=True, mu=mu)
         return self.model.noiseless_logits(images, positions, mu)
@@ -322,6 +405,10 @@ class MaskedVqvaeSystem(ImageSystem):
         info = {"scheme": p.scheme, "data": self.dataset.provenance(), "model": self.record,
                 "symbols_per_image": self.symbols_per_image(), "attack": "PGD (eq. 7), white box, ideal link",
                 "channel": self.context.channel}
+        if p.scheme == "digital":
+            info["symbols_per_image"] = "measured per image (whole LDPC blocks of each JPEG payload)"
+            info["attack"] = "PGD (eq. 7), white box: JPEG (straight-through, BPDA) then the classifier"
+            info["link"] = dict(self.digital_link().provenance())
         if p.scheme == "mvqvae":
             info["bits_per_index"] = bits_per_index(p.codebook_size)
             if self.model is not None:

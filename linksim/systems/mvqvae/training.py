@@ -17,7 +17,9 @@ VQ-VAE"):
    its digital link: the indices cross the real channel at the training SNR (bits,
    16-QAM, MIMO, hard decisions) and the *received* codebook vectors reach the receiver,
    with straight-through gradients to ``z_e``. JSCC-ViT trains through its
-   differentiable channel.
+   differentiable channel. The digital baseline's classifier
+   (:class:`~.networks.ViTClassifier`) trains on the images themselves: its link (JPEG,
+   LDPC, QAM) is not differentiable and lies before it.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from ...phy.base import snr_db_to_no
 from .codebook import orthogonality_loss, straight_through
 from .index_link import IndexLink
 from .masking import kept_positions
-from .networks import JsccViT, MaskedVQVAE, all_positions
+from .networks import JsccViT, MaskedVQVAE, ViTClassifier, all_positions
 
 
 @dataclass(frozen=True)
@@ -91,11 +93,13 @@ def train_classifier_link(model: Any, images: np.ndarray, labels: np.ndarray, se
                           snr_db: float, masking_ratio: float, link: Optional[IndexLink],
                           adversarial: Optional[AdversarialTraining], weights: Objectives, seed: int, name: str,
                           log: Optional[Callable[[str], None]] = None) -> TrainingReport:
-    """Train a :class:`~.networks.MaskedVQVAE` (through ``link``) or a :class:`~.networks.JsccViT`
-    (through its channel layer) on ``images`` ``[N, C, H, W]`` float in [0, 1], ``labels`` ``[N]``."""
+    """Train a :class:`~.networks.MaskedVQVAE` (through ``link``), a :class:`~.networks.JsccViT`
+    (through its channel layer) or a :class:`~.networks.ViTClassifier` (on the images; ``snr_db``
+    unused) on ``images`` ``[N, C, H, W]`` float in [0, 1], ``labels`` ``[N]``."""
     masks = torch.Generator().manual_seed(seed + 1)
     mu_value = snr_db / 10.0
     is_vq = isinstance(model, MaskedVQVAE)
+    is_classifier = isinstance(model, ViTClassifier)
     if is_vq and link is None:
         raise ValueError("the masked VQ-VAE trains through its index link")
     awp = WeightPerturbation([w.value for w in model.trainable_weights], adversarial.awp_gamma) \
@@ -110,12 +114,16 @@ def train_classifier_link(model: Any, images: np.ndarray, labels: np.ndarray, se
         return torch.full((batch,), mu_value)
 
     def ideal_loss(x: torch.Tensor, y: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        if is_classifier:
+            return _cross_entropy(model(x), y)
         if is_vq:
             return _cross_entropy(model.noiseless_logits(x, positions, mu_for(x.shape[0])), y)
         return _cross_entropy(model.logits(x, ideal=True, mu=mu_for(x.shape[0])), y)
 
     def link_loss(x: torch.Tensor, y: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         batch = x.shape[0]
+        if is_classifier:  # the digital link lies before the classifier
+            return _cross_entropy(model(x), y)
         if not is_vq:
             x_sym, aux = model.symbols(x, mu_for(batch))
             logits = model.logits_from_symbols(model.channel(x_sym, snr_db=snr_db))
@@ -154,4 +162,4 @@ def train_classifier_link(model: Any, images: np.ndarray, labels: np.ndarray, se
 
 
 __all__ = ["AdversarialTraining", "Objectives", "RemovePerturbation", "adversarial_batch", "train_classifier_link",
-           "JsccViT", "MaskedVQVAE"]
+           "JsccViT", "MaskedVQVAE", "ViTClassifier"]
