@@ -1,7 +1,8 @@
 """The privacy-ToSC orderings that follow from the mechanisms, measured on the shipped Fig. 3 models.
 
 Loaded from the shipped weights (training forbidden), every system of
-``privacy_cifar_awgn.yaml`` sends :data:`IMAGES` test images at 4 and 12 dB:
+``privacy_cifar_awgn.yaml`` (embedded images) and of ``privacy_fashion_awgn.yaml`` (real
+Fashion-MNIST) sends :data:`IMAGES` test images at 4 and 12 dB:
 
 * DP: a smaller budget leaks less (MI 0.05 < 0.1 < 0.9);
 * fresh-key encryption leaks the least of all schemes, its attacker is within 0.5 dB of the
@@ -27,17 +28,20 @@ from linksim.weights import WeightStore
 REPO = Path(__file__).resolve().parents[1]
 IMAGES = 300
 SNRS = (4.0, 12.0)
+#: How far (dB) the fresh-key encryption attacker may read above the mean image: on Fashion-MNIST a
+#: shuffle's multiset of feature values tells the garment's brightness (measured 1.2 dB; 500 images).
+MEAN_IMAGE_MARGIN_DB = {"privacy_cifar_awgn": 0.5, "privacy_fashion_awgn": 1.5}
 
 
-@pytest.fixture(scope="module")
-def measured(tmp_path_factory) -> Dict[str, Dict[float, Dict[str, float]]]:
+@pytest.fixture(scope="module", params=sorted(MEAN_IMAGE_MARGIN_DB))
+def measured(request, tmp_path_factory) -> Dict[str, Dict[float, Dict[str, float]]]:
     def refuse(self: WeightStore, key: str) -> Any:
         raise AssertionError(f"{self.kind} weights {key} are not shipped")
 
     patch = pytest.MonkeyPatch()
     patch.setattr(WeightStore, "training_lock", refuse)
     try:
-        scenario = load_scenario(REPO / "scenarios" / "privacy_cifar_awgn.yaml")
+        scenario = load_scenario(REPO / "scenarios" / f"{request.param}.yaml")
         runtime = Runtime(cache_dir=tmp_path_factory.mktemp("cache"))
         out: Dict[str, Dict[float, Dict[str, float]]] = {}
         for index, spec in enumerate(scenario.systems):
@@ -50,11 +54,12 @@ def measured(tmp_path_factory) -> Dict[str, Dict[float, Dict[str, float]]]:
                                         "correct": stats["correct"],
                                         "mi": stats["mi_leakage_sum"] / stats["mi_leakage_count"],
                                         "psnr": stats["attacker_psnr_sum"] / stats["attacker_psnr_count"]}
-            if spec.label == "DeepJSCC-Encryption":
+            if spec.label == "DeepJSCC-Encryption":  # the mean of the attacker's own images
                 test = system.dataset.split("test").images
-                train = system.dataset.split("train").images[5000:10000]
-                mean = np.broadcast_to(train.mean(0).round().astype(np.uint8), test.shape)
-                out["mean image"] = {12.0: {"psnr": float(quality.psnr_per_image(test, mean).mean())}}
+                _, attackers = system._splits((0.0, 0.0, ""))
+                mean = np.broadcast_to(attackers.mean(0).round().astype(np.uint8), test.shape)
+                out["mean image"] = {12.0: {"psnr": float(quality.psnr_per_image(test, mean).mean()),
+                                            "margin_db": MEAN_IMAGE_MARGIN_DB[request.param]}}
     finally:
         patch.undo()
     return out
@@ -75,7 +80,8 @@ def test_fresh_key_encryption_leaks_least_and_costs_no_accuracy(measured):
         assert min(mi, key=mi.get) == "DeepJSCC-Encryption", (snr, mi)
         low, high = wilson_interval(measured["DeepJSCC (no privacy)"][snr]["correct"], IMAGES, 0.99)
         assert low <= measured["DeepJSCC-Encryption"][snr]["accuracy"] <= high
-    assert abs(measured["DeepJSCC-Encryption"][12.0]["psnr"] - measured["mean image"][12.0]["psnr"]) < 0.5
+    mean_image = measured["mean image"][12.0]
+    assert abs(measured["DeepJSCC-Encryption"][12.0]["psnr"] - mean_image["psnr"]) < mean_image["margin_db"]
 
 
 QUANTISED = ("DeepJSCC-LBVQ", "UIS-ToSC")
