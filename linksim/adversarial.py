@@ -22,7 +22,7 @@ in the channel's complex baseband units.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -95,9 +95,9 @@ def _l2(v: torch.Tensor) -> torch.Tensor:
     return v.abs().square().sum().sqrt()
 
 
-def universal_receiver_noise(loss_fn: LossFn, received: Sequence[torch.Tensor], attacker_channels: Sequence[
-        torch.Tensor], epsilon: float, steps: int = 10, step_size: Optional[float] = None,
-        rho: float = 1.0) -> torch.Tensor:
+def universal_receiver_noise(loss_fn: Union[LossFn, Sequence[LossFn]], received: Sequence[torch.Tensor],
+                             attacker_channels: Sequence[torch.Tensor], epsilon: float, steps: int = 10,
+                             step_size: Optional[float] = None, rho: float = 1.0) -> torch.Tensor:
     """Algorithm 1: a sample-independent perturbation ``dx`` with ``||dx||_2 = epsilon``.
 
     For each sample ``n``: ``delta = 0``; ``K`` times, ``d = H_a^H grad_x L(x)``,
@@ -105,7 +105,8 @@ def universal_receiver_noise(loss_fn: LossFn, received: Sequence[torch.Tensor], 
     ``dx <- dx + rho delta / ||delta||`` and ``dx <- epsilon dx / ||dx||``.
 
     :param loss_fn: received signal ``[uses, nr]`` (complex) -> scalar loss of the receiver
-        for that sample's true label (the caller binds the label).
+        for that sample's true label (the caller binds the label), or ``N`` such functions, one
+        per sample (each with its own label and channel estimate).
     :param received: ``N`` received signals ``x~`` ``[uses, nr]`` complex (the legitimate
         transmission, before the attack).
     :param attacker_channels: ``N`` matrices ``H_a`` ``[uses, nr, na]`` complex.
@@ -115,13 +116,16 @@ def universal_receiver_noise(loss_fn: LossFn, received: Sequence[torch.Tensor], 
     epsilon = _check_epsilon(epsilon)
     if len(received) != len(attacker_channels) or not received:
         raise ValueError("give one attacker channel per received signal (at least one)")
+    losses = [loss_fn] * len(received) if callable(loss_fn) else list(loss_fn)
+    if len(losses) != len(received):
+        raise ValueError(f"give one loss function per received signal ({len(received)}), got {len(losses)}")
     alpha = 2.5 * epsilon / steps if step_size is None else float(step_size)
     total: Optional[torch.Tensor] = None
-    for x, h_a in zip(received, attacker_channels):
+    for x, h_a, sample_loss in zip(received, attacker_channels, losses):
         current = x.detach()
         delta = torch.zeros(h_a.shape[:-2] + h_a.shape[-1:], dtype=h_a.dtype, device=h_a.device)
         for _ in range(steps):
-            grad = _gradient(loss_fn, current)  # torch: the ascent direction for complex inputs
+            grad = _gradient(sample_loss, current)  # torch: the ascent direction for complex inputs
             direction = (h_a.conj().transpose(-1, -2) @ grad.unsqueeze(-1)).squeeze(-1)
             norm = _l2(direction)
             if norm == 0:

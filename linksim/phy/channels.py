@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import cmath
 import math
-from typing import Annotated, Any, Dict, Literal, Optional, Sequence, Tuple, Union
+from typing import Annotated, Any, Callable, Dict, Literal, Optional, Sequence, Tuple, Union
 
 import torch
 from pydantic import Field, ValidationInfo, field_validator
@@ -168,6 +168,22 @@ def _noise_variance(no: TensorLike, x: torch.Tensor) -> torch.Tensor:
             f"{tuple(x.shape)}; give one value per example (x.shape[:-1]) or per symbol"
         )
     return no
+
+
+#: A receiver-side additive term: noiseless received signal ``[..., uses, nr]`` -> a term of
+#: the same shape added to ``y`` (e.g. an attacker's ``H_a dx``, scaled to a power ratio).
+Interference = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _received(y_clean: torch.Tensor, no_t: torch.Tensor, x: torch.Tensor,
+              interference: Optional[Interference]) -> torch.Tensor:
+    """``y = y_clean + n (+ interference(y_clean))`` with ``n ~ CN(0, no)`` per entry.
+
+    :param y_clean: ``[..., uses, nr]`` noiseless received signal.
+    :param no_t: noise variance, a scalar or ``[..., 1]`` (one per example).
+    """
+    y = y_clean + no_t.sqrt().to(x.dtype).unsqueeze(-1) * _cn(y_clean.shape, x)
+    return y if interference is None else y + interference(y_clean)
 
 
 def _num_blocks(coherence: Union[str, int], n: int) -> int:
@@ -357,6 +373,10 @@ class MIMOChannel(_FadingChannel):
         :attr:`symbols_multiple`.
     :input no: float or real tensor broadcastable to ``x.shape[:-1]`` (one value per
         example; a per-symbol noise variance is not supported).
+    :input interference: optional :data:`Interference`, called with the noiseless received
+        signal ``[..., n/S, nr]``; what it returns is added to ``y`` before detection (a
+        receiver-side attacker, e.g. Algorithm 1 of the masked VQ-VAE paper). ``no_eff``
+        does not include it.
     :output: :class:`ChannelOutput` with ``y`` ``[..., n/S, nr]``, ``h`` and ``h_hat``
         ``[..., n/S, nr, nt]`` (unit-variance entries, without the power scaling),
         ``x_hat`` ``[..., n]`` complex and ``no_eff`` ``[..., n]`` real (per stream).
@@ -416,7 +436,7 @@ class MIMOChannel(_FadingChannel):
     def _draw_gain(self, shape: Sequence[int], x: torch.Tensor) -> torch.Tensor:
         return _cn(shape, x)
 
-    def __call__(self, x: torch.Tensor, no: TensorLike) -> ChannelOutput:
+    def __call__(self, x: torch.Tensor, no: TensorLike, interference: Optional[Interference] = None) -> ChannelOutput:
         nt, nr, streams = self.params.nt, self.params.nr, self.streams
         n = x.shape[-1]
         if n % streams != 0:
@@ -428,11 +448,10 @@ class MIMOChannel(_FadingChannel):
         s = x.reshape(*lead, uses, streams)
         h, h_hat = self._realise(x, lead, uses, (nr, nt))
         if self.params.precoding == "svd":
-            return self._svd_link(x, s, h, h_hat, no_t)
+            return self._svd_link(x, s, h, h_hat, no_t, interference)
         scale = 1.0 / math.sqrt(nt)
         # no_t is a scalar or [..., 1]: one variance per example, broadcast over uses
-        y = scale * (h @ s.unsqueeze(-1)).squeeze(-1)
-        y = y + no_t.sqrt().to(x.dtype).unsqueeze(-1) * _cn(y.shape, x)
+        y = _received(scale * (h @ s.unsqueeze(-1)).squeeze(-1), no_t, x, interference)
 
         noise_var = no_t + self.params.csi_error_variance
         if self.params.equalizer == "lmmse":
@@ -454,22 +473,33 @@ class MIMOChannel(_FadingChannel):
         )
 
 
+    def svd_detect(self, y: torch.Tensor, h_hat: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The SVD receiver (``precoding: svd``), differentiable in ``y``: combine
+        ``r = U[:, :S]^H y`` and scale ``s_hat_i = sqrt(S) r_i / sigma_i``.
+
+        :param y: ``[..., uses, nr]`` received signal.
+        :param h_hat: ``[..., uses, nr, nt]`` channel estimate.
+        :return: ``s_hat`` ``[..., uses, S]`` complex and the gains ``sigma`` ``[..., uses, S]`` real.
+        """
+        streams = self.streams
+        u, sigma, _ = torch.linalg.svd(h_hat)  # sigma descending, [..., uses, min(nt, nr)]
+        combiner = u[..., :, :streams].conj().transpose(-1, -2)  # U[:, :S]^H, [..., uses, S, nr]
+        gain = sigma[..., :streams].to(y.real.dtype)  # [..., uses, S]
+        r = (combiner @ y.unsqueeze(-1)).squeeze(-1)
+        return r * (math.sqrt(streams) / gain).to(y.dtype), gain
+
     def _svd_link(self, x: torch.Tensor, s: torch.Tensor, h: torch.Tensor, h_hat: torch.Tensor,
-                  no_t: torch.Tensor) -> ChannelOutput:
+                  no_t: torch.Tensor, interference: Optional[Interference] = None) -> ChannelOutput:
         """SVD precoding and combining on the ``S`` strongest eigenmodes of ``h_hat``.
 
         :input s: ``[..., uses, S]`` unit-energy symbols; ``h``, ``h_hat``: ``[..., uses, nr, nt]``.
         """
         streams = s.shape[-1]
-        u, sigma, vh = torch.linalg.svd(h_hat)  # sigma descending, [..., uses, min(nt, nr)]
+        _, _, vh = torch.linalg.svd(h_hat)
         precoder = vh[..., :streams, :].conj().transpose(-1, -2)  # V[:, :S], [..., uses, nt, S]
-        combiner = u[..., :, :streams].conj().transpose(-1, -2)  # U[:, :S]^H, [..., uses, S, nr]
         sent = (precoder @ s.unsqueeze(-1)).squeeze(-1) / math.sqrt(streams)  # [..., uses, nt]
-        y = (h @ sent.unsqueeze(-1)).squeeze(-1)
-        y = y + no_t.sqrt().to(x.dtype).unsqueeze(-1) * _cn(y.shape, x)
-        gain = sigma[..., :streams].to(x.real.dtype)  # [..., uses, S]
-        r = (combiner @ y.unsqueeze(-1)).squeeze(-1)
-        s_hat = r * (math.sqrt(streams) / gain).to(x.dtype)
+        y = _received((h @ sent.unsqueeze(-1)).squeeze(-1), no_t, x, interference)
+        s_hat, gain = self.svd_detect(y, h_hat)
         noise_var = (no_t + self.params.csi_error_variance).unsqueeze(-1)  # [..., 1, 1] or scalar
         no_eff = streams * noise_var / gain.square()
         return ChannelOutput(y=y, h=h, h_hat=h_hat, x_hat=s_hat.reshape(x.shape),

@@ -14,6 +14,7 @@ complex64 with ``S`` = :meth:`IndexLink.symbols_per_message`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Optional
 
 import torch
 
@@ -93,10 +94,33 @@ class IndexLink:
         bits = self._point_bits.to(x_hat.device)[nearest].flatten(-2)
         return bits[..., : tokens * self.bits_per_index]
 
-    def transmit(self, indices: torch.Tensor, no: TensorLike) -> IndexTransmission:
-        """Send ``[N, T]`` indices at noise variance ``no`` (float, or ``[N]`` per image)."""
+    def index_log_probs(self, x_hat: torch.Tensor, no_eff: torch.Tensor, tokens: int) -> torch.Tensor:
+        """A soft receiver, differentiable in ``x_hat``: log-probabilities of every codebook index.
+
+        Each equalised symbol's posterior over the ``M`` constellation points (Gaussian noise of
+        variance ``no_eff``, uniform prior) gives its bits' probabilities; an index's
+        log-probability is the sum of its ``log2 J`` bits' log-probabilities (bits independent).
+
+        :param x_hat: ``[N, S]`` complex equalised symbols.
+        :param no_eff: ``[N, S]`` (or broadcastable) effective noise variance, > 0.
+        :param tokens: ``T`` indices carried by the first ``T log2 J`` bits.
+        :return: ``[N, T, J]`` log-probabilities (unnormalised over ``J`` only by the clamp).
+        """
+        points = self.modulation.points.to(x_hat.device, x_hat.dtype)
+        distance = (x_hat.unsqueeze(-1) - points).abs().square()  # [N, S, M]
+        posterior = torch.softmax(-distance / no_eff.unsqueeze(-1).clamp_min(1e-12), dim=-1)
+        p_one = (posterior @ self._point_bits.to(posterior.dtype)).flatten(-2)  # [N, S log2 M]
+        p_one = p_one[..., : tokens * self.bits_per_index].reshape(*x_hat.shape[:-1], tokens, self.bits_per_index)
+        table = self.bits_of(torch.arange(self.codebook_size), self.bits_per_index).to(p_one.dtype)  # [J, b]
+        tiny = 1e-12
+        return p_one.clamp_min(tiny).log() @ table.T + (1 - p_one).clamp_min(tiny).log() @ (1 - table).T
+
+    def transmit(self, indices: torch.Tensor, no: TensorLike, interference: Optional[Any] = None) -> IndexTransmission:
+        """Send ``[N, T]`` indices at noise variance ``no`` (float, or ``[N]`` per image), optionally
+        with a receiver-side ``interference`` (:data:`linksim.phy.channels.Interference`; MIMO only)."""
         sent_bits = self.to_bits(indices)
-        out = self.channel(self.map(indices), no)
+        symbols = self.map(indices)
+        out = self.channel(symbols, no) if interference is None else self.channel(symbols, no, interference)
         bits = self.hard_bits(out.x_hat, indices.shape[-1])
         errors = (bits != sent_bits).sum(-1)
         return IndexTransmission(indices=self.from_bits(bits), bit_errors=errors, channel=out)

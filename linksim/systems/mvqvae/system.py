@@ -11,8 +11,13 @@
       - {label: JPEG+LDPC+AT, type: masked_vqvae, params: {scheme: digital, adversarial: {}}}
     metrics: [accuracy, index_error_rate, image_loss, symbols_per_message]
 
-:meth:`MaskedVqvaeSystem.setup` loads (or trains, :mod:`.training`) one model per system,
-at the training SNR (``params.train_snr_db``, 3 dB as in the paper). Per batch,
+:meth:`MaskedVqvaeSystem.setup` loads (or trains, :mod:`.training`) one model per distinct
+:class:`ModelPoint` of the sweep (``codebook_size`` and ``masking_ratio`` may be swept, Figs. 5
+and 7: one masked VQ-VAE per value; the parameters' point keeps its weight key), at the
+training SNR (``params.train_snr_db``, 3 dB as in the paper). A sweep over ``ssnr_db``
+(Fig. 8) adds semantic noise at the receiver: Algorithm 1's universal perturbation, computed
+once per model (:mod:`.receiver_noise`), sent through the attacker's own channel at that
+signal-to-semantic-noise ratio. Per batch,
 :meth:`~MaskedVqvaeSystem.simulate` draws test images, attacks them at the transmitter
 with PGD (eq. 7, white box against the model with an ideal link; ``epsilon`` from the
 sweep point or ``params.epsilon``; 0: clean), sends them over the point's channel at its
@@ -30,7 +35,8 @@ backward pass), as the masked VQ-VAE's attacker passes its quantiser.
 from __future__ import annotations
 
 import time
-from typing import Any, ClassVar, Dict, FrozenSet, List, Literal, Mapping, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Dict, FrozenSet, List, Literal, Mapping, NamedTuple, Optional, Tuple
 
 import numpy as np
 import torch
@@ -42,6 +48,7 @@ from ...learning.cache import load_or_train
 from ...learning.stages import StageSettings
 from ...learning.training_block import DecayingStageOverride, TrainingBlock
 from ...phy.base import snr_db_to_no
+from ...phy.channels import Interference
 from ...registry import ParamsModel, systems, validate_model
 from ...vision.quality import mean_statistics
 from ...vision.training import stage_dict, to_tensor
@@ -51,6 +58,7 @@ from ..image_system import ImageSystem
 from ..training import log_stderr, torch_threads
 from .digital import DigitalParams
 from .masking import kept_positions
+from .receiver_noise import attacker_interference
 from .symbols import bits_per_index, kept_patches
 
 MODEL_VERSION = "mvqvae-1"
@@ -64,6 +72,29 @@ QUICK_STAGES: Dict[str, StageSettings] = {"model": StageSettings(1, 32, 1e-3)}
 CPU_TRAIN_IMAGES = 5000
 QUICK_TRAIN_IMAGES = 128
 QUICK_ARCH = {"width": 16, "depth": 1, "heads": 2, "hidden": 32, "codebook_dim": 8}
+#: Algorithm 1's training images in quick mode (a smoke run, not a measurement).
+QUICK_RECEIVER_SAMPLES = 32
+#: Sweep parameters that select a trained model (one model per distinct value; masked VQ-VAE only).
+MODEL_SWEEPS: Tuple[str, ...] = ("codebook_size", "masking_ratio")
+
+
+class ModelPoint(NamedTuple):
+    """What selects the masked VQ-VAE serving a sweep point: codebook size ``J`` and masking ratio ``M_r``
+    (the other schemes have neither: one model for every point, at the parameters' values)."""
+
+    codebook_size: int
+    masking_ratio: float
+
+
+@dataclass
+class ServedModel:
+    """One trained model of the system: the Keras model, its weight key and where it came from."""
+
+    model: Any
+    key: str
+    record: Dict[str, Any] = field(default_factory=dict)
+    #: Algorithm 1's universal receiver-side perturbation ``[uses, na]`` (computed on first use).
+    perturbation: Optional[torch.Tensor] = None
 
 
 class StageParams(DecayingStageOverride):
@@ -86,6 +117,21 @@ class AttackParams(ParamsModel):
 
     steps: int = Field(10, ge=1, le=1000)
     step_size: Optional[float] = Field(None, gt=0, le=1)
+
+
+class ReceiverAttackParams(ParamsModel):
+    """Semantic noise at the receiver (sweep ``ssnr_db``): one perturbation ``dx`` per model, sent by an
+    attacker with ``antennas`` antennas through its own i.i.d. Rayleigh channel. ``perturbation:
+    universal`` is Algorithm 1's, from ``samples`` training images and ``steps`` ascent steps each;
+    ``gaussian``, the reference, is i.i.d. CN(0, 1) (seeded), received at the same SSNR."""
+
+    perturbation: Literal["universal", "gaussian"] = Field("universal", description="Algorithm 1's dx, or a "
+                                                                                     "random one of the same power")
+
+    samples: int = Field(256, ge=1, le=100000, strict=True, description="N: training images of Algorithm 1")
+    steps: int = Field(10, ge=1, le=1000, strict=True, description="K: ascent steps per image")
+    rho: float = Field(1.0, gt=0, le=100, description="weight of each image's direction in the sum")
+    antennas: int = Field(8, ge=1, le=64, strict=True, description="the attacker's transmit antennas (na)")
 
 
 class AdversarialParams(ParamsModel):
@@ -122,6 +168,7 @@ class MaskedVqvaeParams(ParamsModel):
     train_snr_db: float = Field(3.0, ge=-30, le=60, description="training SNR in dB (the paper: 3)")
     epsilon: float = Field(0.0, ge=0, le=1, description="test-time PGD budget when the sweep does not set it")
     attack: AttackParams = Field(default_factory=AttackParams)
+    receiver_attack: ReceiverAttackParams = Field(default_factory=ReceiverAttackParams)
     ideal_channel: bool = Field(False, description="no channel at test time (Fig. 4(b)'s upper bound)")
     threads: Optional[int] = Field(None, ge=1, le=1024)
 
@@ -149,9 +196,10 @@ class MaskedVqvaeSystem(ImageSystem):
 
     Params = MaskedVqvaeParams
     Training = TrainingParams
-    sweep_parameters: ClassVar[FrozenSet[str]] = frozenset({"snr_db", "epsilon"})
-    sweep_labels: ClassVar[Dict[str, str]] = {**ImageSystem.sweep_labels,
-                                              "epsilon": r"Semantic noise $\epsilon$ (L$_\infty$, pixels in [0, 1])"}
+    sweep_parameters: ClassVar[FrozenSet[str]] = frozenset({"snr_db", "epsilon", "ssnr_db", *MODEL_SWEEPS})
+    sweep_labels: ClassVar[Dict[str, str]] = {
+        **ImageSystem.sweep_labels, "epsilon": r"Semantic noise $\epsilon$ (L$_\infty$, pixels in [0, 1])",
+        "ssnr_db": "Signal-to-semantic-noise ratio (dB)", "codebook_size": "Codebook size $J$", "masking_ratio": "Masking ratio $M_r$ (reserving ratio $1 - M_r$)"}
     metrics_provided: ClassVar[FrozenSet[str]] = frozenset({"accuracy", "symbols_per_message", "index_error_rate",
                                                             "image_loss"})
     accepts_training: ClassVar[bool] = True
@@ -160,10 +208,8 @@ class MaskedVqvaeSystem(ImageSystem):
     def __init__(self, params: MaskedVqvaeParams, context: SystemContext) -> None:
         super().__init__(params, context)
         self.training = validate_model(TrainingParams, context.training or {}, field="training")
-        self.model: Any = None
-        self.key: Optional[str] = None
-        self.record: Dict[str, Any] = {}
-        self._link: Any = None
+        self.served: Dict[ModelPoint, ServedModel] = {}
+        self._links: Dict[int, Any] = {}
         self._digital_link: Any = None
         self._channel_layer: Any = None
 
@@ -187,13 +233,31 @@ class MaskedVqvaeSystem(ImageSystem):
             epsilon = point.get("epsilon", params.epsilon)
             if not 0 <= epsilon <= 1:
                 raise UserError(f"sweep: epsilon {epsilon:g} is outside [0, 1] (an L-inf budget on pixels in [0, 1])")
+            model_point(params, point)
+        if any("ssnr_db" in point for point in context.points or []):
+            check_receiver_attack(params, context.channel)
 
     # ----------------------------------------------------------------- settings
-    def config(self) -> Dict[str, Any]:
-        """The architecture (the digital baseline's classifier has no codebook and no FIM)."""
-        p = self.params
+    def default_point(self) -> ModelPoint:
+        """The model point of the parameters (and of every sweep point of jscc and digital)."""
+        return ModelPoint(self.params.codebook_size, self.params.masking_ratio)
+
+    def _model_point(self, point: Mapping[str, float]) -> ModelPoint:
+        return model_point(self.params, point)
+
+    def training_groups(self) -> List[List[int]]:
+        """One group per distinct model (codebook size, masking ratio) of the sweep points."""
+        groups: Dict[ModelPoint, List[int]] = {}
+        for index, point in enumerate(self.context.points):
+            groups.setdefault(self._model_point(point), []).append(index)
+        return list(groups.values()) or [[]]
+
+    def config(self, mp: Optional[ModelPoint] = None) -> Dict[str, Any]:
+        """The architecture of the model of ``mp`` (default: the parameters'); the digital
+        baseline's classifier has no codebook and no FIM."""
+        p, mp = self.params, mp or self.default_point()
         arch = {"patch": p.patch, "width": p.width, "depth": p.depth, "heads": p.heads, "hidden": p.hidden,
-                "codebook_dim": p.codebook_dim, "codebook_size": p.codebook_size, "fim": p.fim}
+                "codebook_dim": p.codebook_dim, "codebook_size": mp.codebook_size, "fim": p.fim}
         if p.scheme == "digital":
             del arch["codebook_size"], arch["fim"]
         if self.context.quick:
@@ -209,11 +273,15 @@ class MaskedVqvaeSystem(ImageSystem):
             self.training.num_train or (CPU_TRAIN_IMAGES if self.training.preset == "cpu" else None))
         return (train.images, train.labels) if count is None else (train.images[:count], train.labels[:count])
 
-    def model_key(self) -> str:
-        """Weight-store key: model version, architecture, training settings, data identity."""
-        return config_hash({"model": MODEL_VERSION}, self.config(), self._training_identity(), self.dataset.identity())
+    def model_key(self, mp: Optional[ModelPoint] = None) -> str:
+        """Weight-store key of the model of ``mp`` (default: the parameters'): model version,
+        architecture, training settings, data identity. The parameters' model keeps its key
+        whether or not the sweep varies ``codebook_size``/``masking_ratio``."""
+        mp = mp or self.default_point()
+        return config_hash({"model": MODEL_VERSION}, self.config(mp), self._training_identity(mp),
+                           self.dataset.identity())
 
-    def _training_identity(self) -> Dict[str, Any]:
+    def _training_identity(self, mp: ModelPoint) -> Dict[str, Any]:
         """The training settings that make the weights. The digital baseline's classifier trains
         on clean images without a channel, so neither the channel nor the training SNR enters."""
         p = self.params
@@ -222,7 +290,7 @@ class MaskedVqvaeSystem(ImageSystem):
             return {"scheme": p.scheme, "adversarial": p.adversarial.model_dump() if p.adversarial else None,
                     "stage": stage_dict(self.stage()), "num_train": len(images), "seed": self.context.seed,
                     "quick": self.context.quick}
-        return {"scheme": p.scheme, "masking_ratio": p.masking_ratio if p.scheme == "mvqvae" else None,
+        return {"scheme": p.scheme, "masking_ratio": mp.masking_ratio if p.scheme == "mvqvae" else None,
                 "orthogonality": p.orthogonality if p.scheme == "mvqvae" else None,
                 "fim_gamma": p.fim_gamma if p.fim else None, "fim_placement": "pre_norm" if p.fim else None,
                 "train_snr_db": p.train_snr_db,
@@ -230,9 +298,10 @@ class MaskedVqvaeSystem(ImageSystem):
                 "stage": stage_dict(self.stage()), "num_train": len(images), "seed": self.context.seed,
                 "quick": self.context.quick}
 
-    def symbols_per_image(self) -> Optional[int]:
+    def symbols_per_image(self, mp: Optional[ModelPoint] = None) -> Optional[int]:
         """Channel symbols per image: the packed indices of the kept patches (mvqvae), one per patch
         (jscc); None for the digital baseline, whose JPEG payloads vary (``symbols_per_message`` measures it)."""
+        mp = mp or self.default_point()
         if self.params.scheme == "digital":
             return None
         h, w, _ = self.image_shape
@@ -240,7 +309,7 @@ class MaskedVqvaeSystem(ImageSystem):
         if self.params.scheme == "jscc":
             multiple = self._link_channel().symbols_multiple
             return -(-n // multiple) * multiple
-        return self.index_link().symbols_per_message(kept_patches(n, self.params.masking_ratio))
+        return self.index_link(mp.codebook_size).symbols_per_message(kept_patches(n, mp.masking_ratio))
 
     # ----------------------------------------------------------------- parts
     def _link_channel(self) -> Any:
@@ -248,12 +317,14 @@ class MaskedVqvaeSystem(ImageSystem):
 
         return build_channel(self.context.channel)
 
-    def index_link(self) -> Any:
+    def index_link(self, codebook_size: Optional[int] = None) -> Any:
+        """The :class:`~.index_link.IndexLink` of ``codebook_size`` indices (default: the parameters')."""
         from .index_link import IndexLink
 
-        if self._link is None:
-            self._link = IndexLink(self.params.codebook_size, self._link_channel())
-        return self._link
+        size = codebook_size or self.params.codebook_size
+        if size not in self._links:
+            self._links[size] = IndexLink(size, self._link_channel())
+        return self._links[size]
 
     def digital_link(self) -> Any:
         """The digital baseline's :class:`~.digital.JpegLdpcLink` over the scenario's channel."""
@@ -270,18 +341,42 @@ class MaskedVqvaeSystem(ImageSystem):
             self._channel_layer = ChannelLayer(self.context.channel, self.params.train_snr_db)
         return self._channel_layer
 
-    def _build(self) -> Any:
+    def _build(self, mp: ModelPoint) -> Any:
         from .networks import build_model
 
-        return build_model(self.params.scheme, self.image_shape, self.config(), self.dataset.num_classes,
+        return build_model(self.params.scheme, self.image_shape, self.config(mp), self.dataset.num_classes,
                            self.channel_layer() if self.params.scheme == "jscc" else None)
+
+    # ----------------------------------------------------------------- served models
+    @property
+    def model(self) -> Any:
+        """The model of the first sweep point (None before :meth:`setup`)."""
+        return next(iter(self.served.values())).model if self.served else None
+
+    @property
+    def key(self) -> Optional[str]:
+        """The weight key of the first sweep point's model (None before :meth:`setup`)."""
+        return next(iter(self.served.values())).key if self.served else None
+
+    def served_at(self, point: Mapping[str, float]) -> ServedModel:
+        """The model serving sweep ``point`` (set up by :meth:`setup`)."""
+        return self.served[self._model_point(point)]
 
     # ----------------------------------------------------------------- setup
     def setup(self) -> None:
+        """Load (or train) the model of every distinct model point of the sweep."""
+        with torch_threads(self.params.threads):
+            for point in self.context.points or [{}]:
+                mp = self._model_point(point)
+                if mp not in self.served:
+                    self.served[mp] = self._load(mp)
+
+    def _load(self, mp: ModelPoint) -> ServedModel:
+        """The trained model of ``mp``: from the weight store, or trained now (Algorithm 3's CPU schedule)."""
         from .training import AdversarialTraining, Objectives, train_classifier_link
 
         p = self.params
-        self.key = key = self.model_key()
+        key = self.model_key(mp)
         log = None if self.context.quick else log_stderr
         record: Dict[str, Any] = {}
 
@@ -292,32 +387,33 @@ class MaskedVqvaeSystem(ImageSystem):
             if log:
                 where = "clean images, no channel" if p.scheme == "digital" else f"{p.train_snr_db:g} dB"
                 log(f"[{self.context.label}] training {p.scheme} ({'FIM, ' if p.fim else ''}"
-                    f"{'AT' if adversarial else 'no AT'}) on {len(images)} images ({where})")
+                    f"{'AT' if adversarial else 'no AT'}; J {mp.codebook_size}, M_r {mp.masking_ratio:g}) "
+                    f"on {len(images)} images ({where})")
             started = time.time()
             report = train_classifier_link(
-                model, to_tensor(images), labels, self.stage(), snr_db=p.train_snr_db, masking_ratio=p.masking_ratio,
-                link=self.index_link() if p.scheme == "mvqvae" else None, adversarial=adversarial,
+                model, to_tensor(images), labels, self.stage(), snr_db=p.train_snr_db,
+                masking_ratio=mp.masking_ratio,
+                link=self.index_link(mp.codebook_size) if p.scheme == "mvqvae" else None, adversarial=adversarial,
                 weights=Objectives(orthogonality=p.orthogonality, fim_gamma=p.fim_gamma), seed=self.context.seed,
                 name=f"'{self.context.label}'", log=log)
             record["running_time_s"] = time.time() - started
             return report
 
-        with torch_threads(p.threads):
-            trained = load_or_train(WeightStore(self.context.cache_dir, WEIGHT_KIND), key, build=self._build,
-                                    train=train, seed={"seed": self.context.seed, "key": key},
-                                    info=lambda model: {"model": f"masked_vqvae {p.scheme}", "config": self.config(),
-                                                        "data": self.dataset.provenance(), **record})
-        self.model = trained.model
-        self.record = {"key": key, "source": trained.source}
+        trained = load_or_train(WeightStore(self.context.cache_dir, WEIGHT_KIND), key, build=lambda: self._build(mp),
+                                train=train, seed={"seed": self.context.seed, "key": key},
+                                info=lambda model: {"model": f"masked_vqvae {p.scheme}", "config": self.config(mp),
+                                                    "data": self.dataset.provenance(), **record})
+        return ServedModel(trained.model, key, {"key": key, "source": trained.source})
 
     # ----------------------------------------------------------------- simulate
-    def _positions(self, batch: int, generator: torch.Generator) -> torch.Tensor:
+    def _positions(self, mp: ModelPoint, batch: int, generator: torch.Generator) -> torch.Tensor:
+        """``[B, K]`` kept patch positions (all ``N`` for jscc and digital)."""
         from .networks import all_positions
 
-        n = self.model.num_positions
+        n = self.served[mp].model.num_positions
         if self.params.scheme != "mvqvae":
             return all_positions(batch, n)
-        return kept_positions(batch, n, self.params.masking_ratio, generator)
+        return kept_positions(batch, n, mp.masking_ratio, generator)
 
     def simulate(self, batch_size: int, point: Mapping[str, float]) -> Dict[str, float]:
         import sionna.phy
@@ -331,42 +427,131 @@ class MaskedVqvaeSystem(ImageSystem):
         snr = float(point.get("snr_db", p.train_snr_db))
         mu = torch.full((batch_size,), snr / 10.0)
         labels = torch.as_tensor(test.labels[index]).long()
+        mp = self._model_point(point)
+        model = self.served[mp].model
         with torch_threads(p.threads):
             images = to_tensor(test.images[index])
-            positions = self._positions(batch_size, generator)
+            positions = self._positions(mp, batch_size, generator)
             if epsilon > 0:
                 images = pgd_linf(lambda x: torch.nn.functional.cross_entropy(
-                    self._ideal_logits(x, positions, mu), labels, reduction="sum"), images, epsilon,
+                    self._ideal_logits(x, positions, mu, model), labels, reduction="sum"), images, epsilon,
                     p.attack.steps, p.attack.step_size)
+            interference = None
+            if "ssnr_db" in point:
+                attacker = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))  # H_a draws
+                interference = attacker_interference(self._perturbation(mp), float(point["ssnr_db"]), attacker)
             with torch.no_grad():
-                logits, symbols, stats = self._receive(images, positions, snr, mu)
+                logits, symbols, stats = self._receive(mp, images, positions, snr, mu, interference)
         stats["correct"] = float((logits.argmax(-1) == labels).sum())
         stats["trials"] = float(batch_size)
         stats.update(mean_statistics("symbols_per_message", symbols))
         return stats
 
-    def _receive(self, images: torch.Tensor, positions: torch.Tensor, snr: float,
-                 mu: torch.Tensor) -> Tuple[torch.Tensor, np.ndarray, Dict[str, float]]:
-        """Send ``[B, C, H, W]`` images over the point's link (``snr`` dB) and classify what arrives.
+    def _receive(self, mp: ModelPoint, images: torch.Tensor, positions: torch.Tensor, snr: float,
+                 mu: torch.Tensor, interference: Optional[Interference] = None,
+                 ) -> Tuple[torch.Tensor, np.ndarray, Dict[str, float]]:
+        """Send ``[B, C, H, W]`` images over the link of model point ``mp`` (``snr`` dB, with the
+        receiver-side ``interference`` of an attacker if given) and classify what arrives.
 
         :returns: logits ``[B, classes]``, channel symbols per image ``[B]`` and the link's
             statistics (``index_errors``/``indices``, or ``images_lost``/``images``).
         """
-        p = self.params
+        p, model = self.params, self.served[mp].model
         if p.scheme == "digital":
             return self._receive_digital(images, snr)
         stats: Dict[str, float] = {}
-        if p.scheme == "jscc":
-            logits = self.model.logits(images, snr_db=snr, ideal=p.ideal_channel, mu=mu)
+        if p.scheme == "jscc" and interference is not None:
+            logits = self._jscc_attacked(model, images, snr, mu, interference)
+        elif p.scheme == "jscc":
+            logits = model.logits(images, snr_db=snr, ideal=p.ideal_channel, mu=mu)
         else:
-            z_e, _ = self.model.encode(images, positions, mu)
-            sent = self.model.quantizer.indices(z_e)
-            received = sent if p.ideal_channel else \
-                self.index_link().transmit(sent, float(snr_db_to_no(snr))).indices
-            logits = self.model.logits_from_indices(received, positions)
+            z_e, _ = model.encode(images, positions, mu)
+            sent = model.quantizer.indices(z_e)
+            received = sent if p.ideal_channel else self.index_link(mp.codebook_size).transmit(
+                sent, float(snr_db_to_no(snr)), interference).indices
+            logits = model.logits_from_indices(received, positions)
             stats["index_errors"] = float((received != sent).sum())
             stats["indices"] = float(sent.numel())
-        return logits, np.full(images.shape[0], float(self.symbols_per_image())), stats
+        return logits, np.full(images.shape[0], float(self.symbols_per_image(mp))), stats
+
+    def _jscc_attacked(self, model: Any, images: torch.Tensor, snr: float, mu: torch.Tensor,
+                       interference: Interference) -> torch.Tensor:
+        """JSCC-ViT logits ``[B, classes]`` through the scenario's channel with receiver-side
+        ``interference`` (the channel layer's mapping: token ``(re, im)`` -> one complex symbol)."""
+        tokens, _ = model.symbols(images, mu)  # [B, N, 2]
+        x_hat = self._link_channel()(torch.complex(tokens[..., 0], tokens[..., 1]), float(snr_db_to_no(snr)),
+                                     interference).x_hat
+        return model.logits_from_symbols(torch.stack([x_hat.real, x_hat.imag], dim=-1).to(tokens.dtype))
+
+    # ----------------------------------------------------------------- receiver-side semantic noise
+    def _perturbation(self, mp: ModelPoint) -> torch.Tensor:
+        """Algorithm 1's universal ``dx`` ``[uses, na]`` against the model of ``mp``, computed once
+        (seeded by the scenario seed and the model's key: the same every run) on the first
+        ``receiver_attack.samples`` training images sent at the training SNR."""
+        served = self.served[mp]
+        if served.perturbation is None:
+            import sionna.phy
+
+            seed = int(served.key[:12], 16) + self.context.seed
+            channel_rng = sionna.phy.config.torch_rng("cpu")
+            state = channel_rng.get_state()
+            channel_rng.manual_seed(seed)
+            try:
+                served.perturbation = self._universal_perturbation(mp, torch.Generator().manual_seed(seed)) \
+                    if self.params.receiver_attack.perturbation == "universal" else self._gaussian_perturbation(mp, seed)
+            finally:
+                channel_rng.set_state(state)
+        return served.perturbation
+
+    def _gaussian_perturbation(self, mp: ModelPoint, seed: int) -> torch.Tensor:
+        """The reference ``dx`` ``[uses, na]``: i.i.d. CN(0, 1), seeded (scaled to each SSNR at the receiver)."""
+        uses = self.symbols_per_image(mp) // self._link_channel().symbols_multiple
+        return torch.randn(uses, self.params.receiver_attack.antennas, dtype=torch.complex64,
+                           generator=torch.Generator().manual_seed(seed))
+
+    def _universal_perturbation(self, mp: ModelPoint, generator: torch.Generator) -> torch.Tensor:
+        """Run Algorithm 1 (:func:`.receiver_noise.universal_perturbation`) through the model's soft receiver."""
+        from .receiver_noise import ReceiverAttack, universal_perturbation
+
+        p, model = self.params, self.served[mp].model
+        images, labels = self._training_images()
+        count = min(p.receiver_attack.samples, len(images), QUICK_RECEIVER_SAMPLES if self.context.quick else len(images))
+        x, y = to_tensor(images[:count]), torch.as_tensor(labels[:count]).long()
+        mu = torch.full((count,), p.train_snr_db / 10.0)
+        attack = ReceiverAttack(count, p.receiver_attack.steps, p.receiver_attack.rho, p.receiver_attack.antennas)
+        with torch.no_grad():
+            if p.scheme == "jscc":
+                tokens, _ = model.symbols(x, mu)
+                symbols = torch.complex(tokens[..., 0], tokens[..., 1])
+                loss = self._jscc_sample_loss(model, y)
+            else:
+                link = self.index_link(mp.codebook_size)
+                positions = kept_positions(count, model.num_positions, mp.masking_ratio, generator)
+                z_e, _ = model.encode(x, positions, mu)
+                symbols = link.map(model.quantizer.indices(z_e))
+                loss = self._vq_sample_loss(model, link, positions, y)
+        return universal_perturbation(self._link_channel(), symbols, float(snr_db_to_no(p.train_snr_db)), loss,
+                                      attack, generator)
+
+    @staticmethod
+    def _vq_sample_loss(model: Any, link: Any, positions: torch.Tensor, labels: torch.Tensor) -> Any:
+        """Cross-entropy of sample ``n`` from its equalised symbols through the soft receiver
+        (index probabilities -> expected codebook vectors -> task receiver)."""
+        def loss(n: int, x_hat: torch.Tensor, no_eff: torch.Tensor) -> torch.Tensor:
+            log_probs = link.index_log_probs(x_hat[None], no_eff[None], positions.shape[-1])  # [1, K, J]
+            vectors = torch.softmax(log_probs, dim=-1) @ model.quantizer.codebook
+            logits = model.logits_from_vectors(vectors, positions[n: n + 1])
+            return torch.nn.functional.cross_entropy(logits, labels[n: n + 1], reduction="sum")
+        return loss
+
+    @staticmethod
+    def _jscc_sample_loss(model: Any, labels: torch.Tensor) -> Any:
+        """Cross-entropy of sample ``n`` from its equalised symbols (one complex symbol per token)."""
+        def loss(n: int, x_hat: torch.Tensor, no_eff: torch.Tensor) -> torch.Tensor:
+            tokens = torch.stack([x_hat.real, x_hat.imag], dim=-1)[None].float()
+            return torch.nn.functional.cross_entropy(model.logits_from_symbols(tokens), labels[n: n + 1],
+                                                     reduction="sum")
+        return loss
 
     def _through_jpeg(self, images: torch.Tensor) -> torch.Tensor:
         """``[B, C, H, W]`` in [0, 1] -> the transmitter's JPEG images (8-bit pixels, encoded and
@@ -386,40 +571,91 @@ class MaskedVqvaeSystem(ImageSystem):
         from ...vision.training import to_images
 
         out = self.digital_link().transmit(to_uint8(to_images(images)), snr, ideal=self.params.ideal_channel)
-        logits = self.model(to_tensor(out.images, images.device))
+        logits = self.served[self.default_point()].model(to_tensor(out.images, images.device))
         stats = {"images_lost": float(out.lost.sum()), "images": float(out.lost.size)}
         return logits, out.symbols.astype(np.float64), stats
 
-    def _ideal_logits(self, images: torch.Tensor, positions: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
-        """The attacker's white-box model: the whole chain with an ideal link (quantiser by STE;
-        the digital baseline's JPEG by BPDA, :meth:`_through_jpeg`)."""
+    def _ideal_logits(self, images: torch.Tensor, positions: torch.Tensor, mu: torch.Tensor,
+                      model: Any = None) -> torch.Tensor:
+        """The attacker's white-box ``model`` (default: the first point's): the whole chain with an
+        ideal link (quantiser by STE; the digital baseline's JPEG by BPDA, :meth:`_through_jpeg`)."""
+        model = model if model is not None else self.model
         if self.params.scheme == "digital":
-            return self.model(self._through_jpeg(images))
+            return model(self._through_jpeg(images))
         if self.params.scheme == "jscc":
-            return self.model.logits(images, ideal=True, mu=mu)
-        return self.model.noiseless_logits(images, positions, mu)
+            return model.logits(images, ideal=True, mu=mu)
+        return model.noiseless_logits(images, positions, mu)
 
     # ----------------------------------------------------------------- records
     def provenance(self) -> Dict[str, Any]:
         p = self.params
-        info = {"scheme": p.scheme, "data": self.dataset.provenance(), "model": self.record,
+        records = [served.record for served in self.served.values()]
+        info = {"scheme": p.scheme, "data": self.dataset.provenance(),
+                "model": records[0] if len(records) == 1 else records,
                 "symbols_per_image": self.symbols_per_image(), "attack": "PGD (eq. 7), white box, ideal link",
                 "channel": self.context.channel}
+        if any("ssnr_db" in point for point in self.context.points or []):
+            info["receiver_attack"] = {**p.receiver_attack.model_dump(), "ssnr": (
+                "10 log10(sum |H_t x|^2 / sum |c H_a dx|^2) over each batch, before thermal noise; H_a i.i.d. "
+                "CN(0, 1) per image and channel use")}
         if p.scheme == "digital":
             info["symbols_per_image"] = "measured per image (whole LDPC blocks of each JPEG payload)"
             info["attack"] = "PGD (eq. 7), white box: JPEG (straight-through, BPDA) then the classifier"
             info["link"] = dict(self.digital_link().provenance())
         if p.scheme == "mvqvae":
             info["bits_per_index"] = bits_per_index(p.codebook_size)
-            if self.model is not None:
-                from .codebook import coherence
+            from .codebook import coherence
 
-                mean, largest = coherence(self.model.quantizer.codebook)
-                info["codebook_coherence"] = {"mean_abs_cosine": mean, "max_abs_cosine": largest}
+            coherences = {}
+            for mp, served in self.served.items():
+                mean, largest = coherence(served.model.quantizer.codebook)
+                coherences[f"J={mp.codebook_size},M_r={mp.masking_ratio:g}"] = {
+                    "mean_abs_cosine": mean, "max_abs_cosine": largest}
+            if len(coherences) == 1:
+                info["codebook_coherence"] = next(iter(coherences.values()))
+            elif coherences:
+                info["codebook_coherence"] = coherences
         return info
 
     def trained_weights(self) -> List[Tuple[str, str]]:
-        return [(WEIGHT_KIND, self.key)] if self.key else []
+        return [(WEIGHT_KIND, served.key) for served in self.served.values()]
 
 
-__all__ = ["MaskedVqvaeSystem", "MaskedVqvaeParams", "WEIGHT_KIND"]
+def check_receiver_attack(params: MaskedVqvaeParams, channel: Optional[Mapping[str, Any]]) -> None:
+    """A sweep over ``ssnr_db`` (Algorithm 1 at the receiver) needs a learned receiver on a MIMO
+    channel with SVD precoding (the attacker's channel and the differentiable detector).
+
+    :raises UserError: naming the field that rules it out.
+    """
+    if params.scheme == "digital":
+        raise UserError("sweep: ssnr_db: the digital baseline (scheme: digital) has no differentiable receiver "
+                        "for Algorithm 1 (the paper's Fig. 8 leaves JPEG+LDPC out)")
+    if params.ideal_channel:
+        raise UserError("params.ideal_channel: ssnr_db adds semantic noise at the receiver, through the channel")
+    spec = dict(channel or {})
+    if spec.get("type") != "mimo" or spec.get("precoding") != "svd":
+        raise UserError("channel: ssnr_db (semantic noise at the receiver, eq. 8) needs channel type mimo with "
+                        "precoding: svd")
+
+
+def model_point(params: MaskedVqvaeParams, point: Mapping[str, float]) -> ModelPoint:
+    """The model serving sweep ``point``: its ``codebook_size`` and ``masking_ratio`` (the
+    parameters' where the point does not set them; always the parameters' for jscc and digital,
+    which have neither a codebook nor masking).
+
+    :raises UserError: naming the sweep field when ``codebook_size`` is not an integer power of
+        two >= 2 (indices are sent as ``log2 J`` bits) or ``masking_ratio`` is outside [0, 1).
+    """
+    size = point.get("codebook_size", params.codebook_size)
+    ratio = float(point.get("masking_ratio", params.masking_ratio))
+    if float(size) != int(size) or int(size) < 2 or int(size) & (int(size) - 1) or int(size) > 65536:
+        raise UserError(f"sweep: codebook_size {size:g} is not a power of two in 2..65536 (indices are sent as "
+                        "log2 J bits)")
+    if not 0 <= ratio < 1:
+        raise UserError(f"sweep: masking_ratio {ratio:g} is outside [0, 1) (the fraction of patches removed)")
+    if params.scheme != "mvqvae":
+        return ModelPoint(params.codebook_size, params.masking_ratio)
+    return ModelPoint(int(size), ratio)
+
+
+__all__ = ["MaskedVqvaeSystem", "MaskedVqvaeParams", "ModelPoint", "WEIGHT_KIND", "model_point"]
