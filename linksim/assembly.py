@@ -191,7 +191,17 @@ def check_outputs(scenario: Scenario) -> None:
     metric_objs = {name: get_metric(name, field=f"metrics[{i}]") for i, name in enumerate(scenario.metrics)}
     labels = {s.label for s in scenario.systems}
     _check_samples(scenario)
+    classes: List[Any] = []
     for i, fig in enumerate(scenario.figures):
+        if fig.kind == "heatmap":
+            from .matrices import check_heatmap
+
+            if not classes:
+                classes = [(system_class(scenario, k), validate_params(system_class(scenario, k), spec.params,
+                                                                       field=f"systems[{k}].params"))
+                           for k, spec in enumerate(scenario.systems)]
+            check_heatmap(scenario, i, fig, classes)
+            continue
         if fig.y not in metric_objs:
             raise UserError(f"figures[{i}].y: {fig.y!r} is not one of the scenario's metrics")
         x = fig.x or scenario.sweep.parameter

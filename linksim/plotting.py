@@ -91,6 +91,8 @@ def render_figure(store: ResultStore, spec: FigureSpec) -> bytes:
 
     from .metrics import get_metric
 
+    if spec.kind == "heatmap":
+        return render_heatmap(store, spec)
     scenario = store.scenario
     param = scenario["sweep"]["parameter"]
     x_name = spec.x or param
@@ -157,6 +159,75 @@ def render_figure(store: ResultStore, spec: FigureSpec) -> bytes:
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xticks(ticks, [value_label(v, spec.xticks) for v in ticks])
     return _finish(fig, ax, store, spec, x_name, parametric=parametric, param=param)
+
+
+def _figure_index(store: ResultStore, spec: FigureSpec) -> int:
+    """The index of ``spec`` among the scenario's figures (file names are unique)."""
+    files = [raw.get("file") for raw in store.scenario.get("figures", [])]
+    return files.index(spec.file) if spec.file in files else 0
+
+
+def _tick_positions(count: int, most: int = 32) -> List[int]:
+    """Indices of at most ``most`` evenly spaced ticks of ``count`` rows or columns."""
+    step = max(1, -(-count // most))
+    return list(range(0, count, step))
+
+
+def render_heatmap(store: ResultStore, spec: FigureSpec) -> bytes:
+    """Draw the ``kind: heatmap`` figure ``spec``: the matrix its system reported at its point
+    (stored in the results' provenance by :func:`~linksim.matrices.collect_matrices`), with a colour bar.
+
+    :raises UserError: ``<results>: figures[i].matrix: ...`` when the results hold no such matrix.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from .matrices import Matrix, stored_matrix
+
+    index = _figure_index(store, spec)
+    field = f"figures[{index}].matrix"
+    raw = stored_matrix(store.provenance, spec.system or "", spec.matrix or "", spec.point)
+    if raw is None:
+        raise UserError(f"{store.path}: {field}: the results hold no matrix {spec.matrix!r} of system "
+                        f"{spec.system!r} at sweep point {spec.point} (run the scenario again to compute it)")
+    matrix = Matrix.from_json(raw, f"{store.path}: {field}")
+    values = matrix.values
+    rows, cols = values.shape
+    side = 6.4 if max(rows, cols) > 16 else 5.2
+    fig, ax = plt.subplots(figsize=(side + 1.2, side * min(1.6, max(0.5, rows / cols)) + 0.4))
+    low, high = spec.clim if spec.clim is not None else (float(values.min()), float(values.max()))
+    if low == high:
+        low, high = low - 0.5, high + 0.5
+    image = ax.imshow(values, cmap=spec.cmap, vmin=low, vmax=high, interpolation="nearest", aspect="auto")
+    bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
+    if matrix.value_label:
+        bar.set_label(matrix.value_label, fontsize=8)
+    for axis, count, labels, setter in ((ax.yaxis, rows, matrix.rows, ax.set_yticks),
+                                        (ax.xaxis, cols, matrix.cols, ax.set_xticks)):
+        ticks = _tick_positions(count)
+        names = [labels[t] for t in ticks] if labels is not None else [str(t + 1) for t in ticks]
+        setter(ticks, names, fontsize=6 if len(ticks) > 16 else 8)
+    if cols > 16:
+        plt.setp(ax.get_xticklabels(), rotation=90)
+    ax.set_xlabel(spec.xlabel or matrix.col_label)
+    ax.set_ylabel(spec.ylabel or matrix.row_label)
+    param = store.scenario.get("sweep", {}).get("parameter", "")
+    grid = sweep_grid(store.scenario)
+    where = f"{param} = {value_label(grid[spec.point])}" if spec.point < len(grid) else ""
+    title = spec.title or f"{spec.matrix}: {spec.system}" + (f" ({where})" if where else "")
+    ax.set_title(title + (f"\n{matrix.note}" if matrix.note else ""), fontsize=9)
+    import io
+    import textwrap
+
+    footer = textwrap.wrap(_footer(store), width=150)
+    fig.text(0.01, 0.005, "\n".join(footer), fontsize=5.5, color="0.4", ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.02 + 0.018 * len(footer), 1, 1))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="pdf")
+    plt.close(fig)
+    return buf.getvalue()
 
 
 def _draw_bars(ax: Any, spec: FigureSpec, rows: List[MetricRow], labels: List[str], param: str, log: bool) -> None:
@@ -230,6 +301,12 @@ def output_specs(store: ResultStore) -> Tuple[List[FigureSpec], List[TableSpec]]
     tables = [parse(TableSpec, raw, f"tables[{i}]") for i, raw in enumerate(scenario.get("tables", []))]
     problems = []
     for i, fig in enumerate(figures):
+        if fig.kind == "heatmap":
+            if fig.system not in systems:
+                problems.append(f"figures[{i}].system: no system labelled {fig.system!r}")
+            elif fig.point >= len(sweep_grid(scenario)):
+                problems.append(f"figures[{i}].point: {fig.point} is not a sweep point index")
+            continue
         if fig.y not in metrics:
             problems.append(f"figures[{i}].y: {fig.y!r} is not one of the scenario's metrics")
         if fig.x not in (None, param) and fig.x not in metrics:

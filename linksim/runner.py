@@ -381,6 +381,10 @@ def run_scenario(
             from .samples import collect_samples
 
             collect_samples(scenario, runtime, out_dir)
+        if any(spec.kind == "heatmap" for spec in scenario.figures):
+            from .matrices import collect_matrices
+
+            collect_matrices(scenario, runtime, store)
         store.provenance["elapsed_s"] = previous_elapsed + (time.time() - started)
         store.save()
         csv_path = write_csv(store)

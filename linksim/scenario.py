@@ -173,10 +173,25 @@ class FigureSpec(StrictModel):
     (``fractions``); both need ``x`` to be the swept parameter. ``kind: bar`` draws
     grouped bars (one group per sweep value, one bar per system, the confidence
     interval as a whisker), e.g. running times; it needs ``x`` to be the swept parameter.
+
+    ``kind: heatmap`` draws a matrix that one system reports (``system``, its label) at
+    one sweep point (``point``, an index), e.g. the cosine similarities of a codebook
+    (``matrix: codebook_cosine``; :mod:`linksim.matrices`), with a colour bar
+    (``clim``: its limits, default the data's; ``cmap``: the colour map). It takes
+    neither ``y``, ``x`` nor the line options; line and bar figures need ``y`` and take
+    none of ``matrix``, ``system``, ``point``, ``clim``, ``cmap``.
     """
 
+    #: Heatmap fields left out of the resolved scenario at their defaults (older scenarios keep their hash).
+    NEW_DEFAULTS: ClassVar[Dict[str, Any]] = {"matrix": None, "system": None, "point": 0, "clim": None,
+                                              "cmap": "viridis"}
+    #: Line options a heatmap refuses when set to other than their defaults.
+    LINE_ONLY: ClassVar[Dict[str, Any]] = {"x": None, "scale": None, "xscale": "linear", "xticks": "auto",
+                                           "systems": None, "theory": [], "ylim": None}
+
     file: str = Field(..., pattern=r"^[^/\\\x00-\x1f\x7f]+\.pdf$", max_length=100)
-    y: str = Field(..., max_length=MAX_TEXT)
+    y: Optional[str] = Field(None, max_length=MAX_TEXT, description="the metric on the y axis (line and bar "
+                                                                     "figures: required)")
     x: Optional[str] = Field(None, max_length=MAX_TEXT)
     scale: Optional[Literal["log", "linear"]] = None
     xscale: Literal["linear", "log"] = "linear"
@@ -188,14 +203,44 @@ class FigureSpec(StrictModel):
     theory: List[TheoryCurveSpec] = Field(default_factory=list, max_length=MAX_ITEMS)
     ci: bool = True
     ylim: Optional[Tuple[float, float]] = None
-    kind: Literal["line", "bar"] = "line"
+    kind: Literal["line", "bar", "heatmap"] = "line"
+    matrix: Optional[str] = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64,
+                                  description="kind: heatmap: the name of a matrix the system reports")
+    system: Optional[str] = Field(None, max_length=MAX_TEXT, description="kind: heatmap: the label of the system "
+                                                                          "whose matrix is drawn")
+    point: int = Field(0, ge=0, le=10**6, description="kind: heatmap: index of the sweep point")
+    clim: Optional[Tuple[float, float]] = Field(None, description="kind: heatmap: colour-bar limits (default: the "
+                                                                   "matrix's own range)")
+    cmap: Literal["viridis", "magma", "cividis", "gray", "RdBu_r", "coolwarm"] = Field(
+        "viridis", description="kind: heatmap: the colour map")
 
-    @field_validator("ylim")
+    @field_validator("ylim", "clim")
     @classmethod
     def _increasing(cls, ylim: Optional[Tuple[float, float]]) -> Optional[Tuple[float, float]]:
         if ylim is not None and not ylim[0] < ylim[1]:
             raise ValueError(f"the lower limit must be below the upper one (got [{ylim[0]:g}, {ylim[1]:g}])")
         return ylim
+
+    @model_validator(mode="after")
+    def _fields_of_the_kind(self) -> "FigureSpec":
+        if self.kind == "heatmap":
+            for name in ("matrix", "system"):
+                if getattr(self, name) is None:
+                    raise field_error(name, "required by kind: heatmap (e.g. matrix: codebook_cosine, system: "
+                                            "<a system label>)")
+            if self.y is not None:
+                raise field_error("y", "a heatmap draws a matrix (matrix:), not a metric: remove y")
+            for name, default in self.LINE_ONLY.items():
+                if getattr(self, name) != default:
+                    raise field_error(name, "not used by kind: heatmap (it draws one system's matrix: "
+                                            "system:, point:)")
+            return self
+        if self.y is None:
+            raise field_error("y", f"required by kind: {self.kind} (a metric of the scenario)")
+        for name, default in self.NEW_DEFAULTS.items():
+            if getattr(self, name) != default:
+                raise field_error(name, f"only kind: heatmap takes {name} (this figure is kind: {self.kind})")
+        return self
 
 
 _FORMAT_SPEC = re.compile(r"^(.?[<>=^])?[+\- ]?#?0?(?P<width>\d{1,3})?[,_]?(\.(?P<precision>\d{1,3}))?[eEfFgGn%]?$")
@@ -377,6 +422,10 @@ class Scenario(StrictModel):
             for name, default in TableSpec.NEW_DEFAULTS.items():
                 if table.get(name, default) == default:
                     table.pop(name, None)
+        for figure in out.get("figures", []):
+            for name, default in FigureSpec.NEW_DEFAULTS.items():
+                if figure.get(name, default) == default:
+                    figure.pop(name, None)
         return out
 
     def content_hash(self) -> str:

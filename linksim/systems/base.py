@@ -87,6 +87,8 @@ class System:
     #: runner then calls it outside ``torch.inference_mode`` (gradients stay off by default
     #: in the system's own code: use ``torch.no_grad`` where none are needed).
     simulate_needs_gradients: ClassVar[bool] = False
+    #: Names of the matrices :meth:`matrix` reports (``kind: heatmap`` figures, :mod:`linksim.matrices`).
+    matrices_provided: ClassVar[FrozenSet[str]] = frozenset()
 
     def __init__(self, params: ParamsModel, context: SystemContext) -> None:
         self.params = params
@@ -120,6 +122,18 @@ class System:
     def provenance(self) -> Dict[str, Any]:
         """What produced this system's numbers (weight hashes, data source, ...)."""
         return {}
+
+    @classmethod
+    def provided_matrices(cls, params: ParamsModel) -> FrozenSet[str]:
+        """The matrices a system with ``params`` reports (default: ``matrices_provided``); the
+        validator refuses a heatmap figure asking for another, naming ``figures[i].matrix``."""
+        return cls.matrices_provided
+
+    def matrix(self, name: str, point: Mapping[str, float]) -> Any:
+        """Matrix ``name`` (one of :meth:`provided_matrices`) at sweep ``point``, called after
+        :meth:`setup`: a :class:`~linksim.matrices.Matrix` (values ``[R, C]``, axis and colour-bar
+        labels). Randomness from Sionna's generators, seeded by the caller."""
+        raise NotImplementedError
 
     def sample_images(self, point: Mapping[str, float], count: int) -> Dict[str, Any]:
         """Sample images for a scenario's ``samples`` grid (optional; called after :meth:`setup`).

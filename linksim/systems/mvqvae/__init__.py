@@ -7,7 +7,9 @@ Paper: ``../shared/papers/masked-vqvae-robust.md``. Built so far (issue 12, in p
   gradients, eq. 12 codebook/commitment terms, the orthogonality term of Fig. 10);
 * :mod:`.index_link`: codebook indices as bits on uncoded Gray 16-QAM over any linksim channel;
 * :mod:`.masking`: patch masking (random as in MAE, and the noise-map variant) with an exact
-  keep count, regenerated at the receiver from a shared seed.
+  keep count, regenerated at the receiver from a shared seed;
+* :mod:`.probes`: Figs. 9-11(a)'s measurements: activation frequency per feature, the codebook's
+  cosine similarities (heat maps through :mod:`linksim.matrices`), retrieval recall@1.
 
 The attacks (eq. 7, Algorithms 1-2) live in :mod:`linksim.adversarial`, for every learned
 image system.

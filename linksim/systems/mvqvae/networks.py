@@ -132,7 +132,10 @@ class MaskedViTEncoder(keras.layers.Layer):
         self.project = keras.layers.Dense(out_dim, name="project")
         self.project.build((None, None, width))
 
-    def call(self, images: Any, positions: Any, mu: Any = None) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    def features(self, images: Any, positions: Any, mu: Any = None) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """``(tokens [B, K, w], FIM logits or None)``: the last block's output at the kept
+        positions, reweighted by the FIM when there is one (before the final LayerNorm; Fig. 9's
+        activation of position ``n`` is its token's mean over the ``w`` values, eq. 13)."""
         tokens = self.embed(patchify(images, self.patch)) + self.position.value
         x = gather_tokens(tokens, positions)
         for block in self.blocks:
@@ -142,6 +145,10 @@ class MaskedViTEncoder(keras.layers.Layer):
             if mu is None:
                 mu = torch.zeros(x.shape[0], device=x.device)
             x, aux = self.fim(x, positions, mu)
+        return x, aux
+
+    def call(self, images: Any, positions: Any, mu: Any = None) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        x, aux = self.features(images, positions, mu)
         return self.project(self.norm(x)), aux
 
 
@@ -213,6 +220,11 @@ class MaskedVQVAE(keras.Model):
         """Decode received ``[B, K]`` indices (no gradient to the transmitter)."""
         return self.receiver(self.quantizer.lookup(indices), positions)
 
+    def features_from_indices(self, indices: Any, positions: Any) -> torch.Tensor:
+        """The receiver's penultimate features ``[B, hidden]`` of received ``[B, K]`` indices
+        (the retrieval embedding; ``receiver.out`` of them gives :meth:`logits_from_indices`)."""
+        return self.receiver.features(self.quantizer.lookup(indices), positions)
+
     def noiseless_logits(self, images: Any, positions: Any, mu: Any = None) -> torch.Tensor:
         """Images -> logits with an ideal link (quantiser by straight-through gradients)."""
         z_e, _ = self.encode(images, positions, mu)
@@ -260,6 +272,11 @@ class JsccViT(keras.Model):
         positions = all_positions(received.shape[0], self.num_positions, received.device)
         return self.receiver(self.expand(received), positions)
 
+    def features_from_symbols(self, received: Any) -> torch.Tensor:
+        """The receiver's penultimate features ``[B, hidden]`` of received ``[B, N, 2]`` symbols."""
+        positions = all_positions(received.shape[0], self.num_positions, received.device)
+        return self.receiver.features(self.expand(received), positions)
+
     def logits(self, images: Any, snr_db: Any = None, ideal: bool = False, mu: Any = None) -> torch.Tensor:
         """Images -> logits through the channel (or an ideal link when ``ideal``)."""
         x, _ = self.symbols(images, mu)
@@ -298,9 +315,13 @@ class ViTClassifier(keras.Model):
         return self.encoder.num_positions
 
     def call(self, images: Any) -> torch.Tensor:
+        return self.receiver.out(self.features(images))
+
+    def features(self, images: Any) -> torch.Tensor:
+        """The receiver's penultimate features ``[B, hidden]`` of ``[B, C, H, W]`` images."""
         positions = all_positions(images.shape[0], self.num_positions, images.device)
         tokens, _ = self.encoder(images, positions)
-        return self.receiver(tokens, positions)
+        return self.receiver.features(tokens, positions)
 
 
 def build_model(kind: str, image_shape: Tuple[int, int, int], config: Dict[str, Any], classes: int,

@@ -30,6 +30,17 @@ or without adversarial training). Its attacker, like the others, sees the transm
 with an ideal link: the transmitter's JPEG then the classifier, differentiated through the
 JPEG by straight-through gradients (BPDA: JPEG in the forward pass, the identity in the
 backward pass), as the masked VQ-VAE's attacker passes its quantiser.
+
+Figs. 9, 10 and 11(a) (:mod:`.probes`): a sweep over ``feature`` (a 1-based patch position)
+reports ``activation_frequency`` instead of sending anything (each test image's kept
+positions and attack fixed by its index, its activations computed once per model and
+epsilon); the metrics ``codebook_cosine_mean``/``_max`` (the 64 codes sent most for 1000
+clean test images), ``codebook_cosine_mean_all``/``_max_all`` (every code) and
+``codebook_perplexity`` describe the model's codebook, whose cosine-similarity matrices
+``codebook_cosine`` and ``codebook_cosine_all`` feed ``kind: heatmap`` figures
+(:meth:`~MaskedVqvaeSystem.matrix`); ``recall_at_1`` retrieves each received image's class
+from a clean gallery (the first ``gallery_images`` test images; queries are drawn from the
+others) by the cosine nearest neighbour of the receiver's penultimate features.
 """
 
 from __future__ import annotations
@@ -58,6 +69,7 @@ from ..image_system import ImageSystem
 from ..training import log_stderr, torch_threads
 from .digital import DigitalParams
 from .masking import kept_positions
+from .probes import nearest_neighbour_hits
 from .receiver_noise import attacker_interference
 from .symbols import bits_per_index, kept_patches
 
@@ -76,6 +88,20 @@ QUICK_ARCH = {"width": 16, "depth": 1, "heads": 2, "hidden": 32, "codebook_dim":
 QUICK_RECEIVER_SAMPLES = 32
 #: Sweep parameters that select a trained model (one model per distinct value; masked VQ-VAE only).
 MODEL_SWEEPS: Tuple[str, ...] = ("codebook_size", "masking_ratio")
+#: Probe images of Fig. 10 (codebook usage: the first test images, clean, at the transmitter) and of
+#: Fig. 9's activation threshold (the first training images, clean); quick mode: QUICK_PROBE_IMAGES.
+PROBE_IMAGES = 1000
+QUICK_PROBE_IMAGES = 64
+#: Largest retrieval gallery in quick mode.
+QUICK_GALLERY_IMAGES = 64
+#: Seeds (added to the scenario seed) of the masking positions of the probes: Fig. 9's per-test-image
+#: positions, its threshold images' positions, Fig. 10's probe images and Fig. 11(a)'s gallery.
+ACTIVATION_SEED, THRESHOLD_SEED, CODEBOOK_SEED, GALLERY_SEED = 91, 92, 93, 94
+#: Fig. 10's scalar metrics (codebook similarity and usage), one value per model.
+CODEBOOK_METRICS: Dict[str, str] = {
+    "codebook_cosine_mean": "mean_top", "codebook_cosine_max": "max_top",
+    "codebook_cosine_mean_all": "mean_all", "codebook_cosine_max_all": "max_all",
+    "codebook_perplexity": "perplexity"}
 
 
 class ModelPoint(NamedTuple):
@@ -95,6 +121,15 @@ class ServedModel:
     record: Dict[str, Any] = field(default_factory=dict)
     #: Algorithm 1's universal receiver-side perturbation ``[uses, na]`` (computed on first use).
     perturbation: Optional[torch.Tensor] = None
+    #: Fig. 10: the codebook's similarities and usage (:func:`.probes.codebook_summary`, on first use).
+    codebook: Any = None
+    #: Fig. 9: the activation threshold (the clean activations' 75th percentile) and, per epsilon,
+    #: the ``[test images, N]`` activations computed so far (NaN: not kept or not yet computed) and
+    #: which test images are done.
+    threshold: Optional[float] = None
+    activations: Dict[float, Tuple[torch.Tensor, np.ndarray]] = field(default_factory=dict)
+    #: Fig. 11(a): the clean gallery's embeddings ``[G, hidden]`` and labels ``[G]``.
+    gallery: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
 
 
 class StageParams(DecayingStageOverride):
@@ -170,6 +205,9 @@ class MaskedVqvaeParams(ParamsModel):
     attack: AttackParams = Field(default_factory=AttackParams)
     receiver_attack: ReceiverAttackParams = Field(default_factory=ReceiverAttackParams)
     ideal_channel: bool = Field(False, description="no channel at test time (Fig. 4(b)'s upper bound)")
+    gallery_images: int = Field(1000, ge=1, le=10**6, strict=True,
+                                description="retrieval (metric recall_at_1, Fig. 11(a)): the first test images form "
+                                            "the clean gallery, the queries are drawn from the others")
     threads: Optional[int] = Field(None, ge=1, le=1024)
 
     @model_validator(mode="after")
@@ -196,12 +234,15 @@ class MaskedVqvaeSystem(ImageSystem):
 
     Params = MaskedVqvaeParams
     Training = TrainingParams
-    sweep_parameters: ClassVar[FrozenSet[str]] = frozenset({"snr_db", "epsilon", "ssnr_db", *MODEL_SWEEPS})
+    sweep_parameters: ClassVar[FrozenSet[str]] = frozenset({"snr_db", "epsilon", "ssnr_db", "feature", *MODEL_SWEEPS})
     sweep_labels: ClassVar[Dict[str, str]] = {
         **ImageSystem.sweep_labels, "epsilon": r"Semantic noise $\epsilon$ (L$_\infty$, pixels in [0, 1])",
-        "ssnr_db": "Signal-to-semantic-noise ratio (dB)", "codebook_size": "Codebook size $J$", "masking_ratio": "Masking ratio $M_r$ (reserving ratio $1 - M_r$)"}
+        "ssnr_db": "Signal-to-semantic-noise ratio (dB)", "codebook_size": "Codebook size $J$", "masking_ratio": "Masking ratio $M_r$ (reserving ratio $1 - M_r$)",
+        "feature": "Feature index $n$ (patch position)"}
     metrics_provided: ClassVar[FrozenSet[str]] = frozenset({"accuracy", "symbols_per_message", "index_error_rate",
-                                                            "image_loss"})
+                                                            "image_loss", "recall_at_1", "activation_frequency",
+                                                            *CODEBOOK_METRICS})
+    matrices_provided: ClassVar[FrozenSet[str]] = frozenset({"codebook_cosine", "codebook_cosine_all"})
     accepts_training: ClassVar[bool] = True
     simulate_needs_gradients: ClassVar[bool] = True  # PGD at the transmitter
 
@@ -227,15 +268,29 @@ class MaskedVqvaeSystem(ImageSystem):
         if h % params.patch or w % params.patch:
             raise UserError(f"params.patch: {params.patch} does not divide the {h}x{w} images")
         build_channel(context.channel)
+        positions = (h // params.patch) * (w // params.patch)
         for point in context.points or [{}]:
-            if "snr_db" not in point and not params.ideal_channel:
+            if "snr_db" not in point and not params.ideal_channel and "feature" not in point:
                 raise UserError("sweep: give snr_db in the sweep (or sweep.fixed)")
             epsilon = point.get("epsilon", params.epsilon)
             if not 0 <= epsilon <= 1:
                 raise UserError(f"sweep: epsilon {epsilon:g} is outside [0, 1] (an L-inf budget on pixels in [0, 1])")
+            if "feature" in point:
+                check_feature(params, point["feature"], positions, f"{h}x{w}")
             model_point(params, point)
         if any("ssnr_db" in point for point in context.points or []):
             check_receiver_attack(params, context.channel)
+        if context.metrics is not None and "recall_at_1" in context.metrics:
+            gallery = min(params.gallery_images, QUICK_GALLERY_IMAGES) if context.quick else params.gallery_images
+            test = len(dataset.split("test"))
+            if gallery >= test:
+                raise UserError(f"params.gallery_images: a gallery of {gallery} leaves no query image (the test "
+                                f"split has {test} images)")
+
+    @classmethod
+    def provided_matrices(cls, params: MaskedVqvaeParams) -> FrozenSet[str]:  # type: ignore[override]
+        """The codebook's cosine similarities (Fig. 10): only the masked VQ-VAE has a codebook."""
+        return cls.matrices_provided if params.scheme == "mvqvae" else frozenset()
 
     # ----------------------------------------------------------------- settings
     def default_point(self) -> ModelPoint:
@@ -415,13 +470,21 @@ class MaskedVqvaeSystem(ImageSystem):
             return all_positions(batch, n)
         return kept_positions(batch, n, mp.masking_ratio, generator)
 
+    def _wants(self, *names: str) -> bool:
+        """True if the scenario reports any of the metrics ``names`` (or its metrics are unknown)."""
+        return self.context.metrics is None or any(name in self.context.metrics for name in names)
+
     def simulate(self, batch_size: int, point: Mapping[str, float]) -> Dict[str, float]:
         import sionna.phy
 
         p = self.params
         test = self.dataset.split("test")
         rng = sionna.phy.config.np_rng
-        index = rng.integers(0, len(test), size=batch_size)
+        if "feature" in point:
+            return self._activation_statistics(batch_size, point, rng.integers(0, len(test), size=batch_size))
+        retrieval = self._wants("recall_at_1")
+        first = self._gallery_size() if retrieval else 0
+        index = rng.integers(first, len(test), size=batch_size)
         generator = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
         epsilon = float(point.get("epsilon", p.epsilon))
         snr = float(point.get("snr_db", p.train_snr_db))
@@ -441,47 +504,218 @@ class MaskedVqvaeSystem(ImageSystem):
                 attacker = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))  # H_a draws
                 interference = attacker_interference(self._perturbation(mp), float(point["ssnr_db"]), attacker)
             with torch.no_grad():
-                logits, symbols, stats = self._receive(mp, images, positions, snr, mu, interference)
+                features, symbols, stats = self._receive(mp, images, positions, snr, mu, interference)
+                logits = model.receiver.out(features)
+                if retrieval:
+                    gallery, gallery_labels = self._gallery(mp)
+                    stats["retrieval_hits"] = nearest_neighbour_hits(features, labels, gallery, gallery_labels)
+                    stats["retrieval_queries"] = float(batch_size)
         stats["correct"] = float((logits.argmax(-1) == labels).sum())
         stats["trials"] = float(batch_size)
         stats.update(mean_statistics("symbols_per_message", symbols))
+        if p.scheme == "mvqvae" and self._wants(*CODEBOOK_METRICS):
+            summary = self._codebook_summary(mp)
+            for name, attribute in CODEBOOK_METRICS.items():
+                stats.update(mean_statistics(name, np.array([getattr(summary, attribute)])))
         return stats
 
     def _receive(self, mp: ModelPoint, images: torch.Tensor, positions: torch.Tensor, snr: float,
                  mu: torch.Tensor, interference: Optional[Interference] = None,
                  ) -> Tuple[torch.Tensor, np.ndarray, Dict[str, float]]:
         """Send ``[B, C, H, W]`` images over the link of model point ``mp`` (``snr`` dB, with the
-        receiver-side ``interference`` of an attacker if given) and classify what arrives.
+        receiver-side ``interference`` of an attacker if given) and embed what arrives.
 
-        :returns: logits ``[B, classes]``, channel symbols per image ``[B]`` and the link's
-            statistics (``index_errors``/``indices``, or ``images_lost``/``images``).
+        :returns: the receiver's penultimate features ``[B, hidden]`` (``model.receiver.out`` of
+            them: the logits; Fig. 11(a)'s retrieval embedding), channel symbols per image ``[B]``
+            and the link's statistics (``index_errors``/``indices``, or ``images_lost``/``images``).
         """
         p, model = self.params, self.served[mp].model
         if p.scheme == "digital":
             return self._receive_digital(images, snr)
         stats: Dict[str, float] = {}
         if p.scheme == "jscc" and interference is not None:
-            logits = self._jscc_attacked(model, images, snr, mu, interference)
+            features = self._jscc_attacked(model, images, snr, mu, interference)
         elif p.scheme == "jscc":
-            logits = model.logits(images, snr_db=snr, ideal=p.ideal_channel, mu=mu)
+            x, _ = model.symbols(images, mu)
+            if not p.ideal_channel:
+                x = model.channel(x, snr_db=snr)
+            features = model.features_from_symbols(x)
         else:
             z_e, _ = model.encode(images, positions, mu)
             sent = model.quantizer.indices(z_e)
             received = sent if p.ideal_channel else self.index_link(mp.codebook_size).transmit(
                 sent, float(snr_db_to_no(snr)), interference).indices
-            logits = model.logits_from_indices(received, positions)
+            features = model.features_from_indices(received, positions)
             stats["index_errors"] = float((received != sent).sum())
             stats["indices"] = float(sent.numel())
-        return logits, np.full(images.shape[0], float(self.symbols_per_image(mp))), stats
+        return features, np.full(images.shape[0], float(self.symbols_per_image(mp))), stats
 
     def _jscc_attacked(self, model: Any, images: torch.Tensor, snr: float, mu: torch.Tensor,
                        interference: Interference) -> torch.Tensor:
-        """JSCC-ViT logits ``[B, classes]`` through the scenario's channel with receiver-side
+        """JSCC-ViT penultimate features ``[B, hidden]`` through the scenario's channel with receiver-side
         ``interference`` (the channel layer's mapping: token ``(re, im)`` -> one complex symbol)."""
         tokens, _ = model.symbols(images, mu)  # [B, N, 2]
         x_hat = self._link_channel()(torch.complex(tokens[..., 0], tokens[..., 1]), float(snr_db_to_no(snr)),
                                      interference).x_hat
-        return model.logits_from_symbols(torch.stack([x_hat.real, x_hat.imag], dim=-1).to(tokens.dtype))
+        return model.features_from_symbols(torch.stack([x_hat.real, x_hat.imag], dim=-1).to(tokens.dtype))
+
+    # ----------------------------------------------------------------- Figs. 9, 10 and 11(a)
+    def _probe_count(self) -> int:
+        return QUICK_PROBE_IMAGES if self.context.quick else PROBE_IMAGES
+
+    def _gallery_size(self) -> int:
+        return min(self.params.gallery_images, QUICK_GALLERY_IMAGES) if self.context.quick else \
+            self.params.gallery_images
+
+    def _seeded_positions(self, mp: ModelPoint, count: int, seed: int) -> torch.Tensor:
+        """``[count, K]`` kept positions from a generator of the scenario seed plus ``seed`` (the
+        same every run: the probes' image ``i`` always keeps the same patches)."""
+        from .networks import all_positions
+
+        n = self.served[mp].model.num_positions
+        if self.params.scheme != "mvqvae":
+            return all_positions(count, n)
+        return kept_positions(count, n, mp.masking_ratio, torch.Generator().manual_seed(self.context.seed + seed))
+
+    def _codebook_summary(self, mp: ModelPoint) -> Any:
+        """Fig. 10's :class:`~.probes.CodebookSummary` of the model of ``mp``: the indices its
+        transmitter sends for the first :data:`PROBE_IMAGES` clean test images (computed once)."""
+        from .probes import codebook_summary
+
+        served = self.served[mp]
+        if served.codebook is None:
+            test = self.dataset.split("test")
+            count = min(self._probe_count(), len(test))
+            positions = self._seeded_positions(mp, count, CODEBOOK_SEED)
+            mu = torch.full((count,), self.params.train_snr_db / 10.0)
+            indices = []
+            with torch_threads(self.params.threads), torch.no_grad():
+                for start in range(0, count, 250):
+                    stop = min(start + 250, count)
+                    z_e, _ = served.model.encode(to_tensor(test.images[start:stop]), positions[start:stop],
+                                                 mu[start:stop])
+                    indices.append(served.model.quantizer.indices(z_e))
+            served.codebook = codebook_summary(served.model.quantizer.codebook, torch.cat(indices))
+        return served.codebook
+
+    def matrix(self, name: str, point: Mapping[str, float]) -> Any:
+        """Fig. 10's heat maps: ``codebook_cosine``, the cosine similarities of the 64 codes the
+        transmitter sends most for 1000 clean test images (most used first); ``codebook_cosine_all``,
+        those of all ``J`` codes in index order (at most 1024)."""
+        from ...matrices import MAX_SIDE, Matrix
+        from .probes import code_labels
+
+        mp = self._model_point(point)
+        summary = self._codebook_summary(mp)
+        j = mp.codebook_size
+        if name == "codebook_cosine":
+            note = (f"the {len(summary.top)} codes sent most for {summary.images} clean test images "
+                    f"({summary.used()} of J = {j} used); mean |off-diag.| {summary.mean_top:.3f}, "
+                    f"max {summary.max_top:.3f}")
+            labels = code_labels(summary.top)
+            return Matrix(summary.gram_top, rows=labels, cols=labels, row_label="codebook vector (most used first)",
+                          col_label="codebook vector (most used first)", value_label="cosine similarity", note=note)
+        if name == "codebook_cosine_all":
+            if j > MAX_SIDE:
+                raise UserError(f"codebook_cosine_all: J = {j} codes is more than {MAX_SIDE} rows; use "
+                                "codebook_cosine (the most used codes)")
+            note = f"all J = {j} codes; mean |off-diag.| {summary.mean_all:.3f}, max {summary.max_all:.3f}"
+            labels = code_labels(np.arange(j))
+            return Matrix(summary.gram_all, rows=labels, cols=labels, row_label="codebook vector (index order)",
+                          col_label="codebook vector (index order)", value_label="cosine similarity", note=note)
+        raise UserError(f"matrix: masked_vqvae reports no matrix {name!r}")
+
+    def _activations(self, mp: ModelPoint, images: torch.Tensor, positions: torch.Tensor,
+                     labels: Optional[torch.Tensor], epsilon: float) -> torch.Tensor:
+        """Fig. 9's ``[B, N]`` activations (NaN where not kept) of ``images`` attacked at ``epsilon``
+        (PGD as in :meth:`simulate`; 0: clean) through the model of ``mp``."""
+        from .probes import token_activations
+
+        p, model = self.params, self.served[mp].model
+        mu = torch.full((images.shape[0],), p.train_snr_db / 10.0)
+        if epsilon > 0:
+            images = pgd_linf(lambda x: torch.nn.functional.cross_entropy(
+                self._ideal_logits(x, positions, mu, model), labels, reduction="sum"), images, epsilon,
+                p.attack.steps, p.attack.step_size)
+        with torch.no_grad():
+            tokens, _ = model.encoder.features(images, positions, mu)
+        return token_activations(tokens, positions, model.num_positions)
+
+    def _threshold(self, mp: ModelPoint) -> float:
+        """Fig. 9's activation threshold of the model of ``mp``: the 75th percentile of the clean
+        activations of the first :data:`PROBE_IMAGES` training images, pooled over positions."""
+        from .probes import activation_threshold
+
+        served = self.served[mp]
+        if served.threshold is None:
+            images, _ = self._training_images()
+            count = min(self._probe_count(), len(images))
+            images = images[:count]
+            positions = self._seeded_positions(mp, count, THRESHOLD_SEED)
+            with torch_threads(self.params.threads):
+                acts = torch.cat([self._activations(mp, to_tensor(images[start:start + 250]),
+                                                    positions[start:start + 250], None, 0.0)
+                                  for start in range(0, count, 250)])
+            served.threshold = activation_threshold(acts)
+        return served.threshold
+
+    def _activation_statistics(self, batch_size: int, point: Mapping[str, float],
+                               index: np.ndarray) -> Dict[str, float]:
+        """Fig. 9 at sweep ``point``: of the test images ``index``, how many kept position
+        ``feature`` (1-based) and how many of those activated it (:mod:`.probes`). Each test
+        image's positions and attack are fixed (seeded by its index), so its activations are
+        computed once per model and epsilon and shared by every feature."""
+        from .probes import activation_counts
+
+        p = self.params
+        mp = self._model_point(point)
+        epsilon = float(point.get("epsilon", p.epsilon))
+        served = self.served[mp]
+        test = self.dataset.split("test")
+        threshold = self._threshold(mp)
+        if epsilon not in served.activations:
+            served.activations[epsilon] = (torch.full((len(test), served.model.num_positions), float("nan"),
+                                                      dtype=torch.float64), np.zeros(len(test), bool))
+        table, done = served.activations[epsilon]
+        missing = np.unique(index[~done[index]])
+        if missing.size:
+            positions = self._seeded_positions(mp, len(test), ACTIVATION_SEED)[torch.as_tensor(missing)]
+            with torch_threads(p.threads):
+                for start in range(0, missing.size, 250):
+                    chunk = missing[start:start + 250]
+                    table[torch.as_tensor(chunk)] = self._activations(
+                        mp, to_tensor(test.images[chunk]), positions[start:start + 250],
+                        torch.as_tensor(test.labels[chunk]).long(), epsilon)
+            done[missing] = True
+        activated, kept = activation_counts(table[torch.as_tensor(index)], int(point["feature"]) - 1, threshold)
+        return {"activations": activated, "activation_trials": kept}
+
+    def _gallery(self, mp: ModelPoint) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Fig. 11(a)'s clean gallery of the model of ``mp``: the penultimate features ``[G, hidden]``
+        of the first ``gallery_images`` test images sent over an ideal link (the digital baseline:
+        through its JPEG, without channel errors), and their labels ``[G]`` (computed once)."""
+        served = self.served[mp]
+        if served.gallery is None:
+            p, model = self.params, served.model
+            test = self.dataset.split("test")
+            count = self._gallery_size()
+            positions = self._seeded_positions(mp, count, GALLERY_SEED)
+            mu = torch.full((count,), p.train_snr_db / 10.0)
+            features = []
+            with torch_threads(p.threads), torch.no_grad():
+                for start in range(0, count, 250):
+                    images = to_tensor(test.images[start:min(start + 250, count)])
+                    if p.scheme == "digital":
+                        features.append(model.features(self._through_jpeg(images)))
+                    elif p.scheme == "jscc":
+                        x, _ = model.symbols(images, mu[start:start + 250])
+                        features.append(model.features_from_symbols(x))
+                    else:
+                        z_e, _ = model.encode(images, positions[start:start + 250], mu[start:start + 250])
+                        features.append(model.features_from_indices(model.quantizer.indices(z_e),
+                                                                    positions[start:start + 250]))
+            served.gallery = (torch.cat(features), torch.as_tensor(test.labels[:count]).long())
+        return served.gallery
 
     # ----------------------------------------------------------------- receiver-side semantic noise
     def _perturbation(self, mp: ModelPoint) -> torch.Tensor:
@@ -566,14 +800,15 @@ class MaskedVqvaeSystem(ImageSystem):
     def _receive_digital(self, images: torch.Tensor,
                          snr: float) -> Tuple[torch.Tensor, np.ndarray, Dict[str, float]]:
         """The digital baseline: 8-bit pixels, JPEG, LDPC, QAM, channel, decoders (or the
-        mid-grey fallback for a damaged payload), then the ViT classifier (see :mod:`.digital`)."""
+        mid-grey fallback for a damaged payload), then the ViT classifier's penultimate features
+        (see :mod:`.digital`)."""
         from ...vision.quality import to_uint8
         from ...vision.training import to_images
 
         out = self.digital_link().transmit(to_uint8(to_images(images)), snr, ideal=self.params.ideal_channel)
-        logits = self.served[self.default_point()].model(to_tensor(out.images, images.device))
+        features = self.served[self.default_point()].model.features(to_tensor(out.images, images.device))
         stats = {"images_lost": float(out.lost.sum()), "images": float(out.lost.size)}
-        return logits, out.symbols.astype(np.float64), stats
+        return features, out.symbols.astype(np.float64), stats
 
     def _ideal_logits(self, images: torch.Tensor, positions: torch.Tensor, mu: torch.Tensor,
                       model: Any = None) -> torch.Tensor:
@@ -636,6 +871,20 @@ def check_receiver_attack(params: MaskedVqvaeParams, channel: Optional[Mapping[s
     if spec.get("type") != "mimo" or spec.get("precoding") != "svd":
         raise UserError("channel: ssnr_db (semantic noise at the receiver, eq. 8) needs channel type mimo with "
                         "precoding: svd")
+
+
+def check_feature(params: MaskedVqvaeParams, feature: float, positions: int, shape: str) -> None:
+    """Fig. 9's sweep ``feature``: a 1-based patch position of the masked VQ-VAE.
+
+    :raises UserError: naming the sweep field when ``feature`` is not an integer in
+        ``1..positions`` or the scheme has no masked VQ-VAE encoder to probe.
+    """
+    if params.scheme != "mvqvae":
+        raise UserError(f"sweep: feature (Fig. 9's activation probe) needs scheme: mvqvae (params.scheme is "
+                        f"{params.scheme!r})")
+    if float(feature) != int(feature) or not 1 <= int(feature) <= positions:
+        raise UserError(f"sweep: feature {feature:g} is not a patch position 1..{positions} (patch {params.patch} "
+                        f"of {shape} images)")
 
 
 def model_point(params: MaskedVqvaeParams, point: Mapping[str, float]) -> ModelPoint:
