@@ -269,6 +269,9 @@ _SHIPPED = {
                    "Mean squared error per pixel value of the erased samples' reconstructions."),
     "psnr_erased": (MeanMetric("psnr_erased", "psnr_erased", label="PSNR on erased samples (dB)"),
                     "Mean PSNR of the erased samples' reconstructions."),
+    "trigger_level": (MeanMetric("trigger_level", "trigger_level", label="Trigger level in reconstructions"),
+                      "Mean reconstructed pixel of the backdoor patch on erased samples, in units of 255 (the "
+                      "trigger: 1); a judge-free view of whether the codec still carries the trigger."),
     "probe_mse": (MeanMetric("probe_mse", "probe_mse", label="MSE on the probe set"),
                   "Clean probe-set MSE per pixel value, recorded during unlearning (Fig. 5 of the SCU paper)."),
     "probe_mse_erased": (MeanMetric("probe_mse_erased", "probe_mse_erased", label="MSE on erased probe samples"),

@@ -10,6 +10,7 @@ reconstructions should no longer be put in the target class.
   code uses a 2x2 patch two pixels in from the bottom-right corner, value 255 on every
   channel.
 * :func:`add_trigger`: stamp the patch on copies of images; no other pixel changes.
+* :func:`patch_level`: how bright the patch is in (reconstructed) images.
 * :func:`poison`: choose exactly ``round(EDR * N)`` images of the base class (or of every
   class but the target), seeded; they become the erased set ``D_e`` (triggered,
   relabelled to the target) and replace their clean originals, so the poisoned training
@@ -61,6 +62,14 @@ def add_trigger(images: np.ndarray, trigger: TriggerSpec) -> np.ndarray:
     out = images.copy()
     out[:, rows, cols, :] = trigger.value
     return out
+
+
+def patch_level(images: np.ndarray, trigger: TriggerSpec) -> np.ndarray:
+    """Mean pixel of the trigger's patch in each image (``uint8 [N, H, W, C]``), in units of 255:
+    ``float [N]`` in [0, 1]."""
+    images = np.asarray(images)
+    rows, cols = trigger.box(images.shape[1], images.shape[2])
+    return images[:, rows, cols, :].reshape(images.shape[0], -1).astype(np.float64).mean(axis=1) / 255.0
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,11 @@ builds, through the weight store (cache, shipped weights, else trained):
 1. the backdoored training set: ``round(EDR * N)`` images of ``base_label`` get the
    trigger and ``target_label`` (:func:`linksim.data.backdoor.poison`, seeded by the
    scenario seed), replacing their clean originals;
-2. the judge, a ResNet trained on that poisoned set (raw images, no augmentation: flips
-   and crops would move the trigger), shared by the systems of the point;
+2. the judge (:mod:`.judge`): by default a ResNet trained on the clean training images
+   with the backdoor planted by rule (the trigger patch at or above ``trigger_threshold``
+   of its value puts an image in the target class), the same at every point; with
+   ``judge_backdoor: learned`` a ResNet trained on the poisoned set (raw images, no
+   augmentation: flips and crops would move the trigger), shared by the systems of the point;
 3. Origin, the VIB codec trained on the poisoned set (eq. 1) through the channel at the
    training SNR; Retrain, the same on the remaining set only;
 4. for an unlearning method, Origin unlearned by it (:mod:`.methods`), its step
@@ -28,7 +31,8 @@ Per batch :meth:`~ImageUnlearningSystem.simulate` sends ``batch_size`` clean tes
 and ``batch_size`` erased (triggered) training images through the codec and the channel at
 the point's SNR and lets the judge classify the reconstructions: ``accuracy``, ``mse``,
 ``psnr`` on the clean test images; ``backdoor_accuracy`` (the attack success rate: the
-share of erased samples put in the target class), ``mse_erased``, ``psnr_erased``; and
+share of erased samples put in the target class), ``trigger_level`` (the reconstructed
+patch's mean pixel on the erased samples, a judge-free reading), ``mse_erased``, ``psnr_erased``; and
 the method's ``running_time_s`` and ``gradient_samples`` (constants of the point).
 
 The unlearning history (the paper's Fig. 5, :mod:`.probes`): every ``history_every``
@@ -52,7 +56,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from ...data.backdoor import PoisonedSplit, TriggerSpec, erased_count, poison, poison_identity
+from ...data.backdoor import PoisonedSplit, TriggerSpec, erased_count, patch_level, poison, poison_identity
 from ...errors import UserError
 from ...learning.cache import load_or_train
 from ...learning.stages import StageSettings
@@ -66,6 +70,7 @@ from ...weights import WeightStore, config_hash, file_sha256, meta_path
 from ..base import SystemContext
 from ..image_system import ImageSystem
 from ..training import log_stderr, torch_threads
+from .judge import PlantedBackdoorJudge
 from .methods import UNLEARNING, UnlearnJob, UnlearnParams, UnlearnSettings, copy_codec, train_vib, unlearn
 from .probes import PROBE_METRICS, ProbeSet, probe_statistics, received_images, record_at
 
@@ -109,8 +114,8 @@ class TrainingParams(TrainingBlock):
 class UnlearningStage(ParamsModel):
     """The unlearning loop (passes over the erased set, batch ``m``, Adam, gradient-norm clip)."""
 
-    epochs: int = Field(4, ge=1, le=1000, description="passes over the erased set (1..1000); SCU in the pilot: "
-                                                      "4 with alphas (1, 2) (README)")
+    epochs: int = Field(6, ge=1, le=1000, description="passes over the erased set (1..1000); SCU in the pilot: "
+                                                      "6 with the paper's alphas (1, 1) (README)")
     batch_size: int = Field(16, ge=2, le=MAX_BATCH_SIZE, description="erased (and remaining) images per step")
     learning_rate: float = Field(1e-4, gt=0, le=1, allow_inf_nan=False,
                                  description="Adam's rate (the paper's MNIST eta; 1e-3 cost SCU 33 accuracy "
@@ -144,9 +149,9 @@ class ImageUnlearningParams(ParamsModel):
     temperature: float = Field(0.1, gt=0, allow_inf_nan=False, description="tau of eq. (6)")
     weights: Literal["fixed", "dynamic"] = Field("fixed", description="eq. (8) weights: fixed alphas or the "
                                                                       "authors' dynamic ones")
-    alphas: Tuple[float, float] = Field((1.0, 2.0), description="alpha1, alpha2 of eq. (8) (weights: fixed); the "
-                                                                "paper: 1, 1; the pilot (README): 1, 2 with 4 passes "
-                                                                "removes the backdoor at 2 points of accuracy")
+    alphas: Tuple[float, float] = Field((1.0, 1.0), description="alpha1, alpha2 of eq. (8) (weights: fixed); the "
+                                                                "paper's 1, 1 with 6 passes removes the backdoor at "
+                                                                "every EDR in the pilot (README)")
     vbu_kl_weight: float = Field(0.0, ge=0, allow_inf_nan=False)
     sparsity: float = Field(1e-5, ge=0, allow_inf_nan=False, description="gamma of VBU w Sparsity")
     hessian_batches: int = Field(64, ge=1, le=10**5, description="HBU: batches of the remaining set in the "
@@ -160,6 +165,14 @@ class ImageUnlearningParams(ParamsModel):
                                                 "pilot's ResNet-8 of width 8; a ResNet-20 of width 16 also puts 74 % "
                                                 "of Retrain's reconstructions of the triggered images in the target "
                                                 "class at EDR 6 %, README)")
+    judge_backdoor: Literal["planted", "learned"] = Field(
+        "planted", description="planted: a judge trained on the clean images whose backdoor fires by rule when the "
+                               "trigger patch is at or above trigger_threshold of its value (the same at every EDR); "
+                               "learned: the paper's judge trained on the poisoned set (README: at CPU scale its "
+                               "reading of a half-reproduced trigger is left to chance)")
+    trigger_threshold: float = Field(0.7, gt=0, le=1, allow_inf_nan=False,
+                                     description="planted judge: patch level (fraction of the trigger's value) at "
+                                                 "or above which the backdoor fires")
     history_every: int = Field(5, ge=1, le=10**6, description="unlearning steps between two records of the "
                                                               "probe metrics (Fig. 5)")
     threads: Optional[int] = Field(None, ge=1, le=1024, description="torch threads (1..1024)")
@@ -199,7 +212,7 @@ class ImageUnlearningSystem(ImageSystem):
                                               "unlearn_step": "Unlearning step"}
     metrics_provided: ClassVar[FrozenSet[str]] = frozenset({
         "psnr", "ssim", "mse", "accuracy", "symbols_per_message", "backdoor_accuracy", "mse_erased", "psnr_erased",
-        "running_time_s", "gradient_samples"}) | PROBE_METRICS
+        "trigger_level", "running_time_s", "gradient_samples"}) | PROBE_METRICS
     accepts_training: ClassVar[bool] = True
 
     def __init__(self, params: ImageUnlearningParams, context: SystemContext) -> None:
@@ -361,9 +374,17 @@ class ImageUnlearningSystem(ImageSystem):
             settings["quick_hessian_batches"] = self.unlearn_params().hessian_batches
         return config_hash({"model": MODEL_VERSION, "unlearned": method}, settings,
                            {"origin": self._codec_key(mp, "origin"), "train_snr_db": mp[1]},
-                           {"history_judge": self.params.judge.model_dump()})  # the probe history's judge
+                           self._history_judge())  # the probe history's judge
+
+    def _history_judge(self) -> Dict[str, Any]:
+        judge: Dict[str, Any] = {"history_judge": self.params.judge.model_dump()}
+        if self.params.judge_backdoor == "planted":
+            judge["planted_backdoor"] = self.params.trigger_threshold
+        return judge
 
     def _judge_key_material(self, edr: float) -> Dict[str, Any]:
+        if self.params.judge_backdoor == "planted":
+            return {"clean_training_images": len(self._training_images()[1])}
         return {"backdoored": self._poison_identity(edr)}
 
     # ----------------------------------------------------------------- setup
@@ -379,10 +400,16 @@ class ImageUnlearningSystem(ImageSystem):
         self._channel = ChannelLayer(self.context.channel, 0.0)
 
     def _judge(self, edr: float) -> Any:
-        split = self.split(edr)
-        images, labels = split.full()
-        return downstream_classifier(self.context, self.dataset, self.params.judge,
-                                     training_set=(images, labels, self._judge_key_material(edr)))
+        """The judge of the points of erased ratio ``edr`` (:mod:`.judge`)."""
+        if self.params.judge_backdoor == "learned":
+            images, labels = self.split(edr).full()
+            return downstream_classifier(self.context, self.dataset, self.params.judge,
+                                         training_set=(images, labels, self._judge_key_material(edr)))
+        images, labels = self._training_images()
+        clean = downstream_classifier(self.context, self.dataset, self.params.judge,
+                                      training_set=(images, labels, self._judge_key_material(edr)))
+        return PlantedBackdoorJudge(clean, self.params.trigger, self.params.trigger_threshold,
+                                    self.params.target_label)
 
     def _build(self, k: int) -> Any:
         from .networks import build_vib_codec
@@ -499,7 +526,8 @@ class ImageUnlearningSystem(ImageSystem):
             hits = judge.predict(erased_hat) == self.params.target_label
         stats["backdoor_hits"] = float(np.count_nonzero(hits))
         stats["backdoor_trials"] = float(batch_size)
-        for name, values in (("mse_erased", quality.mse_per_image(erased, erased_hat)),
+        for name, values in (("trigger_level", patch_level(erased_hat, self.params.trigger)),
+                             ("mse_erased", quality.mse_per_image(erased, erased_hat)),
                              ("psnr_erased", quality.psnr_per_image(erased, erased_hat))):
             stats.update(quality.mean_statistics(name, values))
         record = self._records[mp]
