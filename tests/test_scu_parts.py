@@ -366,7 +366,7 @@ def test_unlearning_moves_the_codec_and_never_the_fixed_copy(method) -> None:
 
 @pytest.mark.slow
 def test_backdoor_gate_origin_carries_it_retrain_and_scu_remove_it() -> None:
-    """On 2000 real MNIST digits (k/n = 1/16, 3x3 trigger, EDR 0.08, AWGN 10 dB): the codec
+    """On 2000 real MNIST digits (k/n = 1/16, 3x3 trigger, EDR 0.08, AWGN 5 dB): the codec
     trained on the poisoned set passes the trigger to the planted-backdoor judge, the codec
     retrained on the remaining set does not, and SCU at its defaults takes most of it out of
     Origin while keeping clean accuracy within 10 points. SCU takes as many steps as the defaults
@@ -398,7 +398,7 @@ def test_backdoor_gate_origin_carries_it_retrain_and_scu_remove_it() -> None:
     fit([judge], lambda x, y: torch.nn.functional.cross_entropy(judge(x, training=True), y), clean_images,
         clean_labels, StageSettings(3, 64, 2e-3, 2, 0.5), seed=0, name="judge", log=None)
     classify = PlantedBackdoorJudge(DownstreamClassifier(judge, "gate", {}), TriggerSpec(size=3), 0.7, 2).predict
-    channel = ChannelLayer({"type": "awgn"}, 10.0)
+    channel = ChannelLayer({"type": "awgn"}, 5.0)
     build = lambda: build_vib_codec(49, (28, 28, 1), 8)  # noqa: E731
 
     def trained(images: np.ndarray, labels: np.ndarray, name: str) -> Any:
@@ -432,6 +432,6 @@ def test_backdoor_gate_origin_carries_it_retrain_and_scu_remove_it() -> None:
                               params.unlearn_params(), seed=0))
     (origin_asr, origin_acc), (retrain_asr, _), (scu_asr, scu_acc) = scores(origin), scores(retrain), scores(scu)
     measured = dict(origin=(origin_asr, origin_acc), retrain=retrain_asr, scu=(scu_asr, scu_acc))
-    assert origin_asr >= 0.7 and retrain_asr <= 0.3, measured
-    # measured: ASR 0.74 -> 0.40 at clean accuracy 0.62 -> 0.63 (at full scale the defaults reach 0.04, README)
-    assert scu_asr <= origin_asr - 0.25 and scu_acc >= origin_acc - 0.1, measured
+    # measured: ASR Origin 0.71, Retrain 0.01, SCU 0.01; clean accuracy Origin 0.587, SCU 0.573
+    assert origin_asr >= 0.6 and retrain_asr <= 0.1, measured
+    assert scu_asr <= 0.1 and scu_acc >= origin_acc - 0.1, measured

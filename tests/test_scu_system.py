@@ -113,3 +113,41 @@ def test_unlearning_history_is_recorded_and_read_per_step(tmp_path: Path) -> Non
     bad = dict(spec, sweep={"parameter": "unlearn_step", "values": [3], "fixed": {"snr_db": 10}})
     with pytest.raises(UserError, match="sweep: unlearn_step 3 is not a recorded step"):
         parse_scenario(bad)
+
+
+def test_planted_judge_is_one_for_every_edr_and_the_learned_judge_one_per_edr(tmp_path: Path) -> None:
+    """The default judge is trained on the clean images (one key for every EDR) and fires by rule;
+    ``judge_backdoor: learned`` trains one judge per EDR on its poisoned set."""
+    from linksim.runner import run_scenario
+    from linksim.scenario import parse_scenario
+
+    def judges(backdoor: str) -> Dict[str, Any]:
+        spec = _scenario(sweep={"parameter": "erased_ratio", "values": [0.04, 0.08], "fixed": {"snr_db": 10}},
+                         systems=[{"label": "O", "type": "image_unlearning",
+                                   "params": {"method": "origin", "judge_backdoor": backdoor}}],
+                         metrics=["accuracy", "backdoor_accuracy", "trigger_level"])
+        result = run_scenario(parse_scenario(spec), out=tmp_path / backdoor, plots_dir=tmp_path / f"p{backdoor}",
+                              quick=True, cache_dir=tmp_path / "cache", progress=False)
+        rows = list(csv.DictReader(result.csv_path.read_text().splitlines()))
+        levels = [float(r["value"]) for r in rows if r["metric"] == "trigger_level"]
+        assert len(levels) == 2 and all(0.0 <= v <= 1.0 for v in levels)
+        provenance = json.loads((tmp_path / backdoor / "results.json").read_text())
+        found = [v for k, v in _walk(provenance) if k == "judges"]
+        assert found, "the run's provenance names its judges"
+        return found[0]
+
+    planted, learned = judges("planted"), judges("learned")
+    assert len({j["key"] for j in planted.values()}) == 1
+    assert all(j["backdoor"]["threshold"] == 0.7 for j in planted.values())
+    assert len({j["key"] for j in learned.values()}) == 2 and all("backdoor" not in j for j in learned.values())
+
+
+def _walk(node: Any):
+    """Every (key, value) pair of a nested JSON document."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield key, value
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
