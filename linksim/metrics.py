@@ -272,6 +272,10 @@ _SHIPPED = {
     "trigger_level": (MeanMetric("trigger_level", "trigger_level", label="Trigger level in reconstructions"),
                       "Mean reconstructed pixel of the backdoor patch on erased samples, in units of 255 (the "
                       "trigger: 1); a judge-free view of whether the codec still carries the trigger."),
+    "membership_rate": (ProportionMetric("membership_rate", "membership_hits", "membership_trials", error_rate=False,
+                                         label="Membership rate of erased samples"),
+                        "Share of erased samples a loss-threshold membership attacker calls members (threshold: the "
+                        "median reconstruction MSE of triggered test images of the base class, so 0.5 = unseen)."),
     "probe_mse": (MeanMetric("probe_mse", "probe_mse", label="MSE on the probe set"),
                   "Clean probe-set MSE per pixel value, recorded during unlearning (Fig. 5 of the SCU paper)."),
     "probe_mse_erased": (MeanMetric("probe_mse_erased", "probe_mse_erased", label="MSE on erased probe samples"),

@@ -117,6 +117,20 @@ def test_planted_judge_fires_exactly_at_the_threshold() -> None:
     assert judge.info["backdoor"]["threshold"] == 0.7 and judge.info["arch"] == "constant"
 
 
+def test_membership_reference_and_rate() -> None:
+    from linksim.systems.scu.membership import membership_statistics, reference_images
+
+    images, labels = _images(50)
+    reference = reference_images(images, labels, TriggerSpec(size=3), target_label=2, base_label=1)
+    assert len(reference) == np.count_nonzero(labels == 1) and np.all(reference[:, 23:26, 23:26, :] == 255)
+    assert len(reference_images(images, labels, TriggerSpec(size=3), target_label=2, base_label=None)) == \
+        np.count_nonzero(labels != 2)
+    with pytest.raises(ValueError, match="class 11"):
+        reference_images(images, labels, TriggerSpec(size=3), target_label=2, base_label=11)
+    stats = membership_statistics(np.array([0.1, 0.2, 0.3, 0.4]), threshold=0.25)
+    assert stats == {"membership_hits": 2.0, "membership_trials": 4.0}
+
+
 # --------------------------------------------------------------------------- VIB and Gaussian KL
 
 

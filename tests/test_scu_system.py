@@ -23,7 +23,7 @@ def _scenario(**over: Any) -> Dict[str, Any]:
         "systems": [{"label": m, "type": "image_unlearning", "params": {"method": m, "hessian_batches": 2}}
                     for m in METHODS],
         "metrics": ["accuracy", "backdoor_accuracy", "mse", "mse_erased", "psnr_erased", "running_time_s",
-                    "gradient_samples"],
+                    "gradient_samples", "trigger_level", "membership_rate"],
         "monte_carlo": {"batch_size": 8, "max_batches": 1, "target_errors": None},
     }
     base.update(over)
@@ -59,7 +59,8 @@ def test_quick_run_of_every_method_reports_every_metric(tmp_path: Path) -> None:
     rows = list(csv.DictReader(result.csv_path.read_text().splitlines()))
     got = {(r["system"], r["metric"]) for r in rows}
     for method in METHODS:
-        for metric in ("accuracy", "backdoor_accuracy", "mse_erased", "running_time_s", "gradient_samples"):
+        for metric in ("accuracy", "backdoor_accuracy", "mse_erased", "running_time_s", "gradient_samples",
+                       "trigger_level", "membership_rate"):
             assert (method, metric) in got, (method, metric)
     samples = {(r["system"], float(r["erased_ratio"])): float(r["value"]) for r in rows
                if r["metric"] == "gradient_samples"}

@@ -71,6 +71,7 @@ from ..base import SystemContext
 from ..image_system import ImageSystem
 from ..training import log_stderr, torch_threads
 from .judge import PlantedBackdoorJudge
+from .membership import membership_statistics, membership_threshold, reference_images
 from .methods import UNLEARNING, UnlearnJob, UnlearnParams, UnlearnSettings, copy_codec, train_vib, unlearn
 from .probes import PROBE_METRICS, ProbeSet, probe_statistics, received_images, record_at
 
@@ -212,7 +213,7 @@ class ImageUnlearningSystem(ImageSystem):
                                               "unlearn_step": "Unlearning step"}
     metrics_provided: ClassVar[FrozenSet[str]] = frozenset({
         "psnr", "ssim", "mse", "accuracy", "symbols_per_message", "backdoor_accuracy", "mse_erased", "psnr_erased",
-        "trigger_level", "running_time_s", "gradient_samples"}) | PROBE_METRICS
+        "trigger_level", "membership_rate", "running_time_s", "gradient_samples"}) | PROBE_METRICS
     accepts_training: ClassVar[bool] = True
 
     def __init__(self, params: ImageUnlearningParams, context: SystemContext) -> None:
@@ -225,6 +226,7 @@ class ImageUnlearningSystem(ImageSystem):
         self._keys: Dict[ModelPoint, List[str]] = {}
         self._history: Dict[ModelPoint, List[Dict[str, float]]] = {}
         self._probes_reported: set = set()
+        self._membership_thresholds: Dict[ModelPoint, float] = {}
         self._channel: Any = None
 
     # ----------------------------------------------------------------- checks
@@ -526,8 +528,11 @@ class ImageUnlearningSystem(ImageSystem):
             hits = judge.predict(erased_hat) == self.params.target_label
         stats["backdoor_hits"] = float(np.count_nonzero(hits))
         stats["backdoor_trials"] = float(batch_size)
+        erased_mse = quality.mse_per_image(erased, erased_hat)
+        if self.context.metrics is None or "membership_rate" in self.context.metrics:
+            stats.update(membership_statistics(erased_mse, self._membership_threshold(mp, snr)))
         for name, values in (("trigger_level", patch_level(erased_hat, self.params.trigger)),
-                             ("mse_erased", quality.mse_per_image(erased, erased_hat)),
+                             ("mse_erased", erased_mse),
                              ("psnr_erased", quality.psnr_per_image(erased, erased_hat))):
             stats.update(quality.mean_statistics(name, values))
         record = self._records[mp]
@@ -540,6 +545,17 @@ class ImageUnlearningSystem(ImageSystem):
                 self._history[mp] = [{"step": 0, **self._probe(codec, mp)}]
             stats.update(record_at(self._history[mp], point.get("unlearn_step")))
         return stats
+
+    def _membership_threshold(self, mp: ModelPoint, snr: float) -> float:
+        """The membership attacker's MSE threshold for the codec of ``mp`` at ``snr`` (:mod:`.membership`)."""
+        if mp not in self._membership_thresholds:
+            test, p = self.dataset.split("test"), self.params
+            reference = reference_images(test.images, test.labels, p.trigger, target_label=p.target_label,
+                                         base_label=p.base_label)
+            self._membership_thresholds[mp] = membership_threshold(
+                self._models[mp], reference, self._channel, snr,
+                seed={"membership": self.context.seed, "point": list(mp), "snr_db": snr}, device=self.context.device)
+        return self._membership_thresholds[mp]
 
     # ----------------------------------------------------------------- records
     def provenance(self) -> Dict[str, Any]:
