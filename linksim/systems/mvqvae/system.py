@@ -31,6 +31,16 @@ with an ideal link: the transmitter's JPEG then the classifier, differentiated t
 JPEG by straight-through gradients (BPDA: JPEG in the forward pass, the identity in the
 backward pass), as the masked VQ-VAE's attacker passes its quantiser.
 
+Which patches the masked VQ-VAE sends (``params.masking``, :mod:`.masking`): ``random`` (MAE,
+how every model is trained) or ``noise_map`` (Sec. III-A2), a test-time setting: the
+``round((1 - M_r) N)`` positions whose encoder tokens move least under PGD, by a data-set-level
+map measured once per model on its training images (``params.noise_map``; the same positions
+for every image, or Gumbel-top-k per image), shared by both ends; its heat map is the matrix
+``noise_map``. ``params.train_channel`` names the channel a model trains through (its weights
+are keyed by it; default: the evaluated channel), so that the shipped models, trained on SVD
+with 1 stream, can be evaluated over 2 or 4 streams or ``precoding: none`` (the index link and
+JSCC-ViT's channel layer then use the evaluated channel).
+
 Figs. 9, 10 and 11(a) (:mod:`.probes`): a sweep over ``feature`` (a 1-based patch position)
 reports ``activation_frequency`` instead of sending anything (each test image's kept
 positions and attack fixed by its index, its activations computed once per model and
@@ -68,7 +78,7 @@ from ..base import SystemContext
 from ..image_system import ImageSystem
 from ..training import log_stderr, torch_threads
 from .digital import DigitalParams
-from .masking import kept_positions
+from .masking import kept_positions, least_noisy_positions
 from .probes import nearest_neighbour_hits
 from .receiver_noise import attacker_interference
 from .symbols import bits_per_index, kept_patches
@@ -130,6 +140,8 @@ class ServedModel:
     activations: Dict[float, Tuple[torch.Tensor, np.ndarray]] = field(default_factory=dict)
     #: Fig. 11(a): the clean gallery's embeddings ``[G, hidden]`` and labels ``[G]``.
     gallery: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
+    #: ``masking: noise_map``: the noise score of every patch position ``[N]`` (computed on first use).
+    noise_map: Optional[torch.Tensor] = None
 
 
 class StageParams(DecayingStageOverride):
@@ -180,6 +192,28 @@ class AdversarialParams(ParamsModel):
                                                            "VQ-VAE at chance at CPU scale, README)")
 
 
+class NoiseMapParams(ParamsModel):
+    """The noise map of ``masking: noise_map`` (analysis note, "Masking"): per patch position, how
+    much the encoder's token ``z_e`` moves when the image carries semantic noise, measured once
+    per model on the unmasked encoder (all ``N`` positions kept) with the first ``samples``
+    training images against their PGD copies (eq. 7 at ``epsilon``, ``steps`` sign steps of
+    2.5 epsilon / steps, white box against the model with an ideal link). Shared by both ends:
+    no side information."""
+
+    score: Literal["displacement", "relative_displacement", "index_change"] = Field(
+        "displacement", description="displacement: mean ||z_e(s') - z_e(s)||_2 per position (the analysis note's "
+                                    "a_i); relative_displacement: the same over ||z_e(s)||_2; index_change: the "
+                                    "share of images whose codebook index at the position changes")
+    epsilon: float = Field(0.012, gt=0, le=1, description="L-inf PGD budget of the map (pixels in [0, 1])")
+    steps: int = Field(10, ge=1, le=1000, strict=True, description="PGD steps of the map")
+    samples: int = Field(256, ge=1, le=100000, strict=True,
+                         description="training images the map averages over (quick runs: at most 32)")
+    temperature: Optional[float] = Field(
+        None, ge=0, le=100, description="null: keep the round((1 - M_r) N) positions of lowest score, the same for "
+                                        "every image; tau >= 0: per image, Gumbel-top-k on -tau a_i / mean(a) "
+                                        "(the analysis note's training sampler at tau = 1; tau = 0 is random)")
+
+
 class MaskedVqvaeParams(ParamsModel):
     """Parameters of ``masked_vqvae`` (defaults: ``../shared/notes/masked-vqvae-analysis.md``, CPU preset)."""
 
@@ -191,6 +225,15 @@ class MaskedVqvaeParams(ParamsModel):
                                                                "order (default: q 75, rate 1/2, 16-QAM)")
     adversarial: Optional[AdversarialParams] = Field(None, description="adversarial training (null: none)")
     masking_ratio: float = Field(0.5, ge=0, lt=1, description="M_r in [0, 1) (mvqvae)")
+    masking: Literal["random", "noise_map"] = Field(
+        "random", description="which round((1 - M_r) N) patches the transmitter sends (mvqvae): random (MAE: a "
+                              "uniform subset per image) or noise_map (those whose encoder tokens move least under "
+                              "semantic noise, params.noise_map). A test-time setting: the model is trained, and "
+                              "its weights keyed, with random masking whatever this says (every shipped model; "
+                              "training on the noise map, the paper's Algorithm 3 step 2, is not implemented)")
+    noise_map: Optional[NoiseMapParams] = Field(None, description="masking: noise_map only: how the map is measured "
+                                                                  "and used (default: displacement under PGD at "
+                                                                  "0.012, 256 training images, lowest scores kept)")
     patch: int = Field(4, ge=1, le=64, strict=True, description="patch side in pixels")
     codebook_size: int = Field(256, ge=2, le=65536, strict=True, description="J, a power of two (mvqvae)")
     codebook_dim: int = Field(32, ge=1, le=1024, strict=True, description="D: codebook vector length")
@@ -205,6 +248,10 @@ class MaskedVqvaeParams(ParamsModel):
     attack: AttackParams = Field(default_factory=AttackParams)
     receiver_attack: ReceiverAttackParams = Field(default_factory=ReceiverAttackParams)
     ideal_channel: bool = Field(False, description="no channel at test time (Fig. 4(b)'s upper bound)")
+    train_channel: Optional[Dict[str, Any]] = Field(
+        None, description="the channel the model trains through, which keys its weights (default: the evaluated "
+                          "channel); e.g. a model trained on SVD 1 stream evaluated over 2 or 4 streams or "
+                          "precoding: none (not scheme: digital, whose classifier trains without a channel)")
     gallery_images: int = Field(1000, ge=1, le=10**6, strict=True,
                                 description="retrieval (metric recall_at_1, Fig. 11(a)): the first test images form "
                                             "the clean gallery, the queries are drawn from the others")
@@ -221,7 +268,18 @@ class MaskedVqvaeParams(ParamsModel):
             raise ValueError(f"digital: the JPEG + LDPC settings need scheme: digital (scheme is {self.scheme!r})")
         if self.fim and self.scheme == "digital":
             raise ValueError("fim: the digital baseline's ViT classifier has no feature importance module")
+        if self.masking == "noise_map" and self.scheme != "mvqvae":
+            raise ValueError(f"masking: noise_map chooses the patches the masked VQ-VAE sends; scheme "
+                             f"{self.scheme!r} sends every patch (use scheme: mvqvae)")
+        if self.noise_map is not None and self.masking != "noise_map":
+            raise ValueError("noise_map: these settings need masking: noise_map (masking is 'random')")
+        if self.train_channel is not None and self.scheme == "digital":
+            raise ValueError("train_channel: the digital baseline's classifier trains on images, without a channel")
         return self
+
+    def noise_map_settings(self) -> NoiseMapParams:
+        """The noise map's settings (``params.noise_map`` or its defaults)."""
+        return self.noise_map if self.noise_map is not None else NoiseMapParams()
 
     def link_settings(self) -> DigitalParams:
         """The digital baseline's settings (``params.digital`` or its defaults)."""
@@ -242,7 +300,7 @@ class MaskedVqvaeSystem(ImageSystem):
     metrics_provided: ClassVar[FrozenSet[str]] = frozenset({"accuracy", "symbols_per_message", "index_error_rate",
                                                             "image_loss", "recall_at_1", "activation_frequency",
                                                             *CODEBOOK_METRICS})
-    matrices_provided: ClassVar[FrozenSet[str]] = frozenset({"codebook_cosine", "codebook_cosine_all"})
+    matrices_provided: ClassVar[FrozenSet[str]] = frozenset({"codebook_cosine", "codebook_cosine_all", "noise_map"})
     accepts_training: ClassVar[bool] = True
     simulate_needs_gradients: ClassVar[bool] = True  # PGD at the transmitter
 
@@ -267,8 +325,14 @@ class MaskedVqvaeSystem(ImageSystem):
         h, w, _ = dataset.image_shape
         if h % params.patch or w % params.patch:
             raise UserError(f"params.patch: {params.patch} does not divide the {h}x{w} images")
-        build_channel(context.channel)
         positions = (h // params.patch) * (w // params.patch)
+        for where, spec in (("channel", context.channel), ("params.train_channel", params.train_channel)):
+            if spec is None:
+                continue
+            channel = build_channel(spec, field=where)
+            if params.scheme == "jscc" and positions % channel.symbols_multiple:
+                raise UserError(f"{where}: JSCC-ViT sends one symbol per patch, {positions} per image, which do "
+                                f"not fill whole channel uses of {channel.symbols_multiple} streams")
         for point in context.points or [{}]:
             if "snr_db" not in point and not params.ideal_channel and "feature" not in point:
                 raise UserError("sweep: give snr_db in the sweep (or sweep.fixed)")
@@ -289,8 +353,11 @@ class MaskedVqvaeSystem(ImageSystem):
 
     @classmethod
     def provided_matrices(cls, params: MaskedVqvaeParams) -> FrozenSet[str]:  # type: ignore[override]
-        """The codebook's cosine similarities (Fig. 10): only the masked VQ-VAE has a codebook."""
-        return cls.matrices_provided if params.scheme == "mvqvae" else frozenset()
+        """The codebook's cosine similarities (Fig. 10): only the masked VQ-VAE has a codebook; the
+        noise map (``noise_map``, a patch grid): only with ``masking: noise_map``."""
+        if params.scheme != "mvqvae":
+            return frozenset()
+        return cls.matrices_provided if params.masking == "noise_map" else cls.matrices_provided - {"noise_map"}
 
     # ----------------------------------------------------------------- settings
     def default_point(self) -> ModelPoint:
@@ -349,7 +416,7 @@ class MaskedVqvaeSystem(ImageSystem):
                 "orthogonality": p.orthogonality if p.scheme == "mvqvae" else None,
                 "fim_gamma": p.fim_gamma if p.fim else None, "fim_placement": "pre_norm" if p.fim else None,
                 "train_snr_db": p.train_snr_db,
-                "channel": self.context.channel, "adversarial": p.adversarial.model_dump() if p.adversarial else None,
+                "channel": self._train_channel(), "adversarial": p.adversarial.model_dump() if p.adversarial else None,
                 "stage": stage_dict(self.stage()), "num_train": len(images), "seed": self.context.seed,
                 "quick": self.context.quick}
 
@@ -368,9 +435,28 @@ class MaskedVqvaeSystem(ImageSystem):
 
     # ----------------------------------------------------------------- parts
     def _link_channel(self) -> Any:
+        """The evaluated channel (the system's, or the scenario's)."""
         from ...phy.channels import build_channel
 
         return build_channel(self.context.channel)
+
+    def _train_channel(self) -> Dict[str, Any]:
+        """The spec of the channel the model trains through: ``params.train_channel`` or the evaluated one."""
+        p = self.params
+        return dict(p.train_channel) if p.train_channel is not None else self.context.channel
+
+    def _trains_elsewhere(self) -> bool:
+        """True when the model trains through another channel than the one evaluated."""
+        return self.params.train_channel is not None and dict(self.params.train_channel) != dict(self.context.channel)
+
+    def _training_link(self, codebook_size: int) -> Any:
+        """The :class:`~.index_link.IndexLink` the masked VQ-VAE trains through (over the training channel)."""
+        from ...phy.channels import build_channel
+        from .index_link import IndexLink
+
+        if not self._trains_elsewhere():
+            return self.index_link(codebook_size)
+        return IndexLink(codebook_size, build_channel(self._train_channel()))
 
     def index_link(self, codebook_size: Optional[int] = None) -> Any:
         """The :class:`~.index_link.IndexLink` of ``codebook_size`` indices (default: the parameters')."""
@@ -392,8 +478,8 @@ class MaskedVqvaeSystem(ImageSystem):
     def channel_layer(self) -> Any:
         from ...layers.channel import ChannelLayer
 
-        if self._channel_layer is None:
-            self._channel_layer = ChannelLayer(self.context.channel, self.params.train_snr_db)
+        if self._channel_layer is None:  # JSCC-ViT's, built on the training channel (swapped after loading)
+            self._channel_layer = ChannelLayer(self._train_channel(), self.params.train_snr_db)
         return self._channel_layer
 
     def _build(self, mp: ModelPoint) -> Any:
@@ -419,12 +505,15 @@ class MaskedVqvaeSystem(ImageSystem):
 
     # ----------------------------------------------------------------- setup
     def setup(self) -> None:
-        """Load (or train) the model of every distinct model point of the sweep."""
+        """Load (or train) the model of every distinct model point of the sweep (and measure its
+        noise map with ``masking: noise_map``, so that the run's provenance records it)."""
         with torch_threads(self.params.threads):
             for point in self.context.points or [{}]:
                 mp = self._model_point(point)
                 if mp not in self.served:
                     self.served[mp] = self._load(mp)
+                    if self.params.scheme == "mvqvae" and self.params.masking == "noise_map":
+                        self._noise_map(mp)
 
     def _load(self, mp: ModelPoint) -> ServedModel:
         """The trained model of ``mp``: from the weight store, or trained now (Algorithm 3's CPU schedule)."""
@@ -448,7 +537,8 @@ class MaskedVqvaeSystem(ImageSystem):
             report = train_classifier_link(
                 model, to_tensor(images), labels, self.stage(), snr_db=p.train_snr_db,
                 masking_ratio=mp.masking_ratio,
-                link=self.index_link(mp.codebook_size) if p.scheme == "mvqvae" else None, adversarial=adversarial,
+                link=self._training_link(mp.codebook_size) if p.scheme == "mvqvae" else None,
+                adversarial=adversarial,
                 weights=Objectives(orthogonality=p.orthogonality, fim_gamma=p.fim_gamma), seed=self.context.seed,
                 name=f"'{self.context.label}'", log=log)
             record["running_time_s"] = time.time() - started
@@ -458,6 +548,9 @@ class MaskedVqvaeSystem(ImageSystem):
                                 train=train, seed={"seed": self.context.seed, "key": key},
                                 info=lambda model: {"model": f"masked_vqvae {p.scheme}", "config": self.config(mp),
                                                     "data": self.dataset.provenance(), **record})
+        if p.scheme == "jscc" and self._trains_elsewhere():
+            # evaluate over the system's channel: the channel layer has no weights, so nothing learned changes
+            trained.model.channel.channel = self._link_channel()
         return ServedModel(trained.model, key, {"key": key, "source": trained.source})
 
     # ----------------------------------------------------------------- simulate
@@ -468,7 +561,49 @@ class MaskedVqvaeSystem(ImageSystem):
         n = self.served[mp].model.num_positions
         if self.params.scheme != "mvqvae":
             return all_positions(batch, n)
-        return kept_positions(batch, n, mp.masking_ratio, generator)
+        return self._kept(mp, batch, generator)
+
+    def _kept(self, mp: ModelPoint, batch: int, generator: torch.Generator) -> torch.Tensor:
+        """``[B, K]`` positions the masked VQ-VAE of ``mp`` sends, by ``params.masking`` (:mod:`.masking`):
+        random, the lowest noise-map scores (no draw from ``generator``) or Gumbel-top-k on them."""
+        n = self.served[mp].model.num_positions
+        if self.params.masking == "random":
+            return kept_positions(batch, n, mp.masking_ratio, generator)
+        scores = self._noise_map(mp)
+        temperature = self.params.noise_map_settings().temperature
+        if temperature is None:
+            return least_noisy_positions(batch, scores, mp.masking_ratio)
+        return kept_positions(batch, n, mp.masking_ratio, generator, scores=scores, temperature=temperature)
+
+    def _noise_map(self, mp: ModelPoint) -> torch.Tensor:
+        """The noise score ``[N]`` (float64) of every patch position for the model of ``mp``
+        (:class:`NoiseMapParams`; :func:`.masking.noise_map_scores`), computed once. Deterministic:
+        the first training images, PGD without a random start, no random draw."""
+        from .masking import noise_map_scores
+        from .networks import all_positions
+
+        served = self.served[mp]
+        if served.noise_map is None:
+            p, settings, model = self.params, self.params.noise_map_settings(), served.model
+            images, labels = self._training_images()
+            count = min(settings.samples, len(images), QUICK_RECEIVER_SAMPLES if self.context.quick else len(images))
+            clean, noisy = [], []
+            with torch_threads(p.threads):
+                for start in range(0, count, 250):
+                    stop = min(start + 250, count)
+                    x = to_tensor(images[start:stop])
+                    y = torch.as_tensor(labels[start:stop]).long()
+                    positions = all_positions(x.shape[0], model.num_positions)
+                    mu = torch.full((x.shape[0],), p.train_snr_db / 10.0)
+                    attacked = pgd_linf(lambda v: torch.nn.functional.cross_entropy(
+                        model.noiseless_logits(v, positions, mu), y, reduction="sum"), x, settings.epsilon,
+                        settings.steps)
+                    with torch.no_grad():
+                        clean.append(model.encode(x, positions, mu)[0])
+                        noisy.append(model.encode(attacked, positions, mu)[0])
+            served.noise_map = noise_map_scores(torch.cat(clean), torch.cat(noisy), settings.score,
+                                                model.quantizer.indices)
+        return served.noise_map
 
     def _wants(self, *names: str) -> bool:
         """True if the scenario reports any of the metrics ``names`` (or its metrics are unknown)."""
@@ -575,7 +710,7 @@ class MaskedVqvaeSystem(ImageSystem):
         n = self.served[mp].model.num_positions
         if self.params.scheme != "mvqvae":
             return all_positions(count, n)
-        return kept_positions(count, n, mp.masking_ratio, torch.Generator().manual_seed(self.context.seed + seed))
+        return self._kept(mp, count, torch.Generator().manual_seed(self.context.seed + seed))
 
     def _codebook_summary(self, mp: ModelPoint) -> Any:
         """Fig. 10's :class:`~.probes.CodebookSummary` of the model of ``mp``: the indices its
@@ -601,11 +736,14 @@ class MaskedVqvaeSystem(ImageSystem):
     def matrix(self, name: str, point: Mapping[str, float]) -> Any:
         """Fig. 10's heat maps: ``codebook_cosine``, the cosine similarities of the 64 codes the
         transmitter sends most for 1000 clean test images (most used first); ``codebook_cosine_all``,
-        those of all ``J`` codes in index order (at most 1024)."""
+        those of all ``J`` codes in index order (at most 1024); ``noise_map`` (``masking: noise_map``),
+        the noise score of every patch position on the image's patch grid."""
         from ...matrices import MAX_SIDE, Matrix
         from .probes import code_labels
 
         mp = self._model_point(point)
+        if name == "noise_map":
+            return self._noise_map_matrix(mp)
         summary = self._codebook_summary(mp)
         j = mp.codebook_size
         if name == "codebook_cosine":
@@ -624,6 +762,30 @@ class MaskedVqvaeSystem(ImageSystem):
             return Matrix(summary.gram_all, rows=labels, cols=labels, row_label="codebook vector (index order)",
                           col_label="codebook vector (index order)", value_label="cosine similarity", note=note)
         raise UserError(f"matrix: masked_vqvae reports no matrix {name!r}")
+
+    def _noise_map_matrix(self, mp: ModelPoint) -> Any:
+        """The noise map of the model of ``mp`` as a ``[H / P, W / P]`` :class:`~linksim.matrices.Matrix`
+        (row-major patch positions, as the encoder numbers them); the note names the kept positions."""
+        from ...matrices import Matrix
+
+        p, settings = self.params, self.params.noise_map_settings()
+        h, w, _ = self.image_shape
+        rows, cols = h // p.patch, w // p.patch
+        scores = self._noise_map(mp)
+        if settings.temperature is None:
+            kept = least_noisy_positions(1, scores, mp.masking_ratio)[0]
+            listed = ", ".join(str(int(i) + 1) for i in kept)
+            what = f"kept (lowest {kept.numel()} of {scores.numel()}, 1-based): {listed}"
+        else:
+            keep = kept_patches(scores.numel(), mp.masking_ratio)
+            what = f"Gumbel-top-{keep} per image at tau {settings.temperature:g}"
+        units = {"displacement": "mean ||z_e(s') - z_e(s)||",
+                 "relative_displacement": "mean ||z_e(s') - z_e(s)|| / ||z_e(s)||",
+                 "index_change": "share of images whose index changes"}[settings.score]
+        return Matrix(scores.reshape(rows, cols).numpy(), rows=[str(r + 1) for r in range(rows)],
+                      cols=[str(c + 1) for c in range(cols)], row_label="patch row", col_label="patch column",
+                      value_label=f"noise score ({units})",
+                      note=f"PGD eps {settings.epsilon:g}, {settings.steps} steps; {what}")
 
     def _activations(self, mp: ModelPoint, images: torch.Tensor, positions: torch.Tensor,
                      labels: Optional[torch.Tensor], epsilon: float) -> torch.Tensor:
@@ -760,7 +922,7 @@ class MaskedVqvaeSystem(ImageSystem):
                 loss = self._jscc_sample_loss(model, y)
             else:
                 link = self.index_link(mp.codebook_size)
-                positions = kept_positions(count, model.num_positions, mp.masking_ratio, generator)
+                positions = self._kept(mp, count, generator)
                 z_e, _ = model.encode(x, positions, mu)
                 symbols = link.map(model.quantizer.indices(z_e))
                 loss = self._vq_sample_loss(model, link, positions, y)
@@ -837,6 +999,14 @@ class MaskedVqvaeSystem(ImageSystem):
             info["symbols_per_image"] = "measured per image (whole LDPC blocks of each JPEG payload)"
             info["attack"] = "PGD (eq. 7), white box: JPEG (straight-through, BPDA) then the classifier"
             info["link"] = dict(self.digital_link().provenance())
+        if p.train_channel is not None:
+            info["train_channel"] = self._train_channel()
+        if p.scheme == "mvqvae" and p.masking == "noise_map":
+            info["masking"] = {"mode": "noise_map", **p.noise_map_settings().model_dump(),
+                               "trained_with": "random masking (the model's weights)",
+                               "scores": {f"J={mp.codebook_size},M_r={mp.masking_ratio:g}": [
+                                   round(float(v), 6) for v in served.noise_map]
+                                   for mp, served in self.served.items() if served.noise_map is not None}}
         if p.scheme == "mvqvae":
             info["bits_per_index"] = bits_per_index(p.codebook_size)
             from .codebook import coherence
