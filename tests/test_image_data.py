@@ -268,6 +268,7 @@ def test_offline_message_names_folder_env_var_and_field(tmp_path, monkeypatch, s
     message = str(info.value)
     assert str(tmp_path / "cache" / source) in message and f"${env}" in message and "data.path" in message
     assert "no network" in message and "embedded" in message
+    assert not (tmp_path / "cache").exists()  # a failed download leaves no empty folder behind
 
 
 def test_download_off_never_touches_network(tmp_path, monkeypatch):

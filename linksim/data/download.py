@@ -43,6 +43,7 @@ def download_file(url: str, target: Path, *, opener: Callable[..., Any],
     :raises DataUnavailableError: offline, HTTP error, timeout.
     """
     target = Path(target)
+    created = [folder for folder in (target.parent, *target.parent.parents) if not folder.exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
     try:
@@ -50,6 +51,11 @@ def download_file(url: str, target: Path, *, opener: Callable[..., Any],
             shutil.copyfileobj(response, out)
     except (OSError, ValueError, http.client.HTTPException) as exc:  # URLError, HTTP errors, timeouts
         partial.unlink(missing_ok=True)
+        for folder in created:  # deepest first: leave the cache as it was
+            try:
+                folder.rmdir()
+            except OSError:
+                break
         raise unavailable(f"downloading {url} failed ({exc})") from None
     os.replace(partial, target)
 
