@@ -178,6 +178,10 @@ def _check_samples(scenario: Scenario) -> None:
             if getattr(cls, "sample_images", None) is getattr(System, "sample_images"):
                 raise UserError(f"samples[{i}].systems[{j}]: system {label!r} (type "
                                 f"{scenario.systems[index[label]].type!r}) draws no sample images")
+            refused = cls.samples_refused(validate_params(cls, scenario.systems[index[label]].params,
+                                                          field=f"systems[{index[label]}].params"))
+            if refused:
+                raise UserError(f"samples[{i}].systems[{j}]: system {label!r}: {refused}")
 
 
 def check_outputs(scenario: Scenario) -> None:

@@ -145,6 +145,13 @@ class System:
         """
         raise NotImplementedError
 
+    @classmethod
+    def samples_refused(cls, params: ParamsModel) -> Optional[str]:
+        """Why a system with ``params`` draws no sample images although its class has
+        :meth:`sample_images` (e.g. a scheme without a decoder), or None (the default). The
+        validator names ``samples[i].systems[j]`` with it."""
+        return None
+
     def training_groups(self) -> List[List[int]]:
         """Indices of ``context.points`` whose models ``setup`` can train independently.
 

@@ -9,7 +9,11 @@ Paper: ``../shared/papers/masked-vqvae-robust.md``. Built so far (issue 12, in p
 * :mod:`.masking`: patch masking (random as in MAE, and the noise-map variant) with an exact
   keep count, regenerated at the receiver from a shared seed;
 * :mod:`.probes`: Figs. 9-11(a)'s measurements: activation frequency per feature, the codebook's
-  cosine similarities (heat maps through :mod:`linksim.matrices`), retrieval recall@1.
+  cosine similarities (heat maps through :mod:`linksim.matrices`), retrieval recall@1;
+* Fig. 11(b): :class:`.networks.ReconstructionDecoder`, a post-hoc MAE-style decoder from the
+  received tokens to pixels, trained after the classifier with it frozen
+  (:func:`.training.train_reconstruction_decoder`; it stands in for the paper's MAE
+  pre-training, which is not built), for the metrics ``psnr``/``ssim``/``mse`` and ``samples:``.
 
 The attacks (eq. 7, Algorithms 1-2) live in :mod:`linksim.adversarial`, for every learned
 image system.

@@ -26,11 +26,17 @@ codebook dimension; ``classes`` the task's classes.
   symbol per token through a differentiable channel, and the same receiver;
   :class:`ViTClassifier`: the same encoder without masking, FIM or channel, and the same
   receiver, classifying the images the digital baseline (:mod:`.digital`) decodes.
+* :class:`ReconstructionDecoder` (Fig. 11(b)): an MAE-style decoder from the receiver's token
+  grid (the received codebook vectors at the kept positions, a learned mask token elsewhere,
+  learned positions) through pre-LN Transformer blocks to pixels. A post-hoc stand-in for the
+  paper's MAE pre-training decoder (not built): it is trained after the classifier, with the
+  transmitter, codebook and receiver frozen, in its own weights file
+  (:func:`~.training.train_reconstruction_decoder`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -77,6 +83,20 @@ def all_positions(batch: int, num_positions: int, device: Any = "cpu") -> torch.
     return torch.arange(num_positions, device=device).unsqueeze(0).expand(batch, -1)
 
 
+def transformer_trunk(layer: keras.layers.Layer, num_positions: int, width: int, depth: int,
+                      heads: int) -> Tuple[Any, List["TransformerBlock"], keras.layers.LayerNormalization]:
+    """The ViT trunk of ``layer``, built: learned positions ``[num_positions, width]`` (a weight
+    of ``layer``), ``depth`` transformer blocks of MLP width ``2 width`` and the final LayerNorm."""
+    position = layer.add_weight(shape=(num_positions, width), name="position",
+                                initializer=keras.initializers.RandomNormal(stddev=0.02))
+    blocks = [TransformerBlock(width, heads, 2 * width, name=f"block{i}") for i in range(depth)]
+    for block in blocks:
+        block.build((None, None, width))
+    norm = keras.layers.LayerNormalization(epsilon=1e-6, name="norm")
+    norm.build((None, None, width))
+    return position, blocks, norm
+
+
 class FeatureImportance(keras.layers.Layer):
     """The feature importance module (FIM), eqs. (13)-(16), one per encoder (after its last block).
 
@@ -121,13 +141,7 @@ class MaskedViTEncoder(keras.layers.Layer):
         self.patch, self.num_positions = int(patch), (h // patch) * (w // patch)
         self.embed = keras.layers.Dense(width, name="embed")
         self.embed.build((None, patch * patch * c))
-        self.position = self.add_weight(shape=(self.num_positions, width), name="position",
-                                        initializer=keras.initializers.RandomNormal(stddev=0.02))
-        self.blocks = [TransformerBlock(width, heads, 2 * width, name=f"block{i}") for i in range(depth)]
-        for block in self.blocks:
-            block.build((None, None, width))
-        self.norm = keras.layers.LayerNormalization(epsilon=1e-6, name="norm")
-        self.norm.build((None, None, width))
+        self.position, self.blocks, self.norm = transformer_trunk(self, self.num_positions, width, depth, heads)
         self.fim = FeatureImportance(self.num_positions, classes, name="fim") if fim else None
         self.project = keras.layers.Dense(out_dim, name="project")
         self.project.build((None, None, width))
@@ -322,6 +336,62 @@ class ViTClassifier(keras.Model):
         positions = all_positions(images.shape[0], self.num_positions, images.device)
         tokens, _ = self.encoder(images, positions)
         return self.receiver.features(tokens, positions)
+
+
+class ReconstructionDecoder(keras.Model):
+    """Received codebook vectors -> the image (Fig. 11(b)), MAE style.
+
+    Each received vector ``[D]`` is embedded to the decoder width ``w``; the grid of all ``N``
+    positions holds them at their kept positions and the decoder's own learned mask token
+    elsewhere; learned positions are added; ``depth`` pre-LN Transformer blocks
+    (:class:`~linksim.layers.transformer.TransformerBlock`, ``2 w`` feed-forward), a
+    LayerNorm and a linear layer give each position's ``P P C`` pixel values, squashed to
+    [0, 1] by a sigmoid and put back in place (:func:`unpatchify`).
+
+    A post-hoc decoder standing in for the paper's MAE pre-training decoder, which is not
+    built: it learns from a classifier's frozen transmitter, codebook and link, so the
+    classifier's weights do not change.
+
+    :param image_shape: ``(H, W, C)``. :param patch: ``P``. :param dim: ``D``, the codebook dimension.
+    :param width, depth, heads: the decoder's Transformer.
+
+    :input vectors: ``[B, K, D]`` received codebook vectors; :input positions: ``[B, K]`` int64.
+    :output: images ``[B, C, H, W]`` in [0, 1].
+    """
+
+    def __init__(self, image_shape: Tuple[int, int, int], patch: int, dim: int, width: int, depth: int,
+                 heads: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        h, w, c = image_shape
+        self.image_shape, self.patch = (int(h), int(w), int(c)), int(patch)
+        self.num_positions = (h // patch) * (w // patch)
+        self.embed = keras.layers.Dense(width, name="embed")
+        self.embed.build((None, None, dim))
+        self.mask_token = self.add_weight(shape=(width,), name="mask_token",
+                                          initializer=keras.initializers.RandomNormal(stddev=0.02))
+        self.position, self.blocks, self.norm = transformer_trunk(self, self.num_positions, width, depth, heads)
+        self.pixels = keras.layers.Dense(patch * patch * c, name="pixels")
+        self.pixels.build((None, None, width))
+
+    def build(self, input_shape: Any) -> None:
+        """Nothing to create here: the sub-layers are built in ``__init__``."""
+
+    def call(self, vectors: Any, positions: Any) -> torch.Tensor:
+        grid = scatter_tokens(self.embed(vectors), positions, self.num_positions, self.mask_token.value)
+        x = grid + self.position.value
+        for block in self.blocks:
+            x = block(x)
+        pixels = torch.sigmoid(self.pixels(self.norm(x)))  # [B, N, P P C]
+        h, w, c = self.image_shape
+        return unpatchify(pixels, self.patch, (c, h, w))
+
+
+def build_decoder(image_shape: Tuple[int, int, int], patch: int, dim: int, config: Dict[str, Any]) -> keras.Model:
+    """A built :class:`ReconstructionDecoder` (``config``: ``width``, ``depth``, ``heads``)."""
+    decoder = ReconstructionDecoder(image_shape, patch, dim, config["width"], config["depth"], config["heads"])
+    n = decoder.num_positions
+    decoder(torch.zeros(1, n, dim), torch.arange(n).unsqueeze(0))
+    return decoder
 
 
 def build_model(kind: str, image_shape: Tuple[int, int, int], config: Dict[str, Any], classes: int,

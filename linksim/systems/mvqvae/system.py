@@ -51,6 +51,20 @@ clean test images), ``codebook_cosine_mean_all``/``_max_all`` (every code) and
 (:meth:`~MaskedVqvaeSystem.matrix`); ``recall_at_1`` retrieves each received image's class
 from a clean gallery (the first ``gallery_images`` test images; queries are drawn from the
 others) by the cosine nearest neighbour of the receiver's penultimate features.
+
+Fig. 11(b), reconstruction (masked VQ-VAE only): when the scenario reports ``psnr``, ``ssim`` or
+``mse`` (or ``params.reconstruction`` is given), each model gets a
+:class:`~.networks.ReconstructionDecoder`, an MAE-style decoder from the receiver's token grid
+(received codebook vectors at the kept positions, a learned mask token elsewhere) to pixels,
+trained after the classifier with MSE and the transmitter, codebook and receiver frozen
+(:func:`~.training.train_reconstruction_decoder`), in its own weights file whose key derives
+from the model's key and the decoder's settings; the classifier's weights and key do not
+change. It is a post-hoc stand-in for the paper's MAE pre-training decoder, which is not built.
+The metrics compare each received image's reconstruction (8-bit pixels) with the clean test
+image; computing them draws nothing random, so the other metrics' numbers stay as they were.
+:meth:`~MaskedVqvaeSystem.sample_images` draws the first test images and their reconstructions
+for a ``samples:`` grid. The provenance (and the figures' footer) gives the reference of sending
+nothing: the mean training image's PSNR and SSIM against the test images.
 """
 
 from __future__ import annotations
@@ -61,17 +75,17 @@ from typing import Any, ClassVar, Dict, FrozenSet, List, Literal, Mapping, Named
 
 import numpy as np
 import torch
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ...adversarial import pgd_linf
 from ...errors import UserError
-from ...learning.cache import load_or_train
+from ...learning.cache import load_or_train, weight_key
 from ...learning.stages import StageSettings
 from ...learning.training_block import DecayingStageOverride, TrainingBlock
 from ...phy.base import snr_db_to_no
 from ...phy.channels import Interference
 from ...registry import ParamsModel, systems, validate_model
-from ...vision.quality import mean_statistics
+from ...vision.quality import image_statistics, mean_statistics
 from ...vision.training import stage_dict, to_tensor
 from ...weights import WeightStore, config_hash
 from ..base import SystemContext
@@ -84,16 +98,26 @@ from .receiver_noise import attacker_interference
 from .symbols import bits_per_index, kept_patches
 
 MODEL_VERSION = "mvqvae-1"
+#: Version of the reconstruction decoder (Fig. 11(b)); its key also holds its model's key.
+DECODER_VERSION = "mvqvae-decoder-1"
 WEIGHT_KIND = "mvqvae"
 
-#: CPU scale (analysis note, sec. 7): 10 epochs of batch 64, Adam 1e-3 halved every 4 epochs.
-CPU_STAGES: Dict[str, StageSettings] = {"model": StageSettings(10, 64, 1e-3, 4, 0.5)}
+#: CPU scale (analysis note, sec. 7): 10 epochs of batch 64, Adam 1e-3 halved every 4 epochs; the
+#: reconstruction decoder (a later stage, the classifier frozen): 20 epochs, Adam 2e-3 halved every 8.
+CPU_STAGES: Dict[str, StageSettings] = {"model": StageSettings(10, 64, 1e-3, 4, 0.5),
+                                        "decoder": StageSettings(20, 64, 2e-3, 8, 0.5)}
 #: The paper's 50 epochs of batch 128 (its SGD 0.01 replaced by Adam, linksim's optimizer).
-PAPER_STAGES: Dict[str, StageSettings] = {"model": StageSettings(50, 128, 1e-3, 20, 0.5)}
-QUICK_STAGES: Dict[str, StageSettings] = {"model": StageSettings(1, 32, 1e-3)}
+PAPER_STAGES: Dict[str, StageSettings] = {"model": StageSettings(50, 128, 1e-3, 20, 0.5),
+                                          "decoder": StageSettings(50, 128, 1e-3, 20, 0.5)}
+QUICK_STAGES: Dict[str, StageSettings] = {"model": StageSettings(1, 32, 1e-3),
+                                          "decoder": StageSettings(2, 32, 3e-3)}
 CPU_TRAIN_IMAGES = 5000
 QUICK_TRAIN_IMAGES = 128
 QUICK_ARCH = {"width": 16, "depth": 1, "heads": 2, "hidden": 32, "codebook_dim": 8}
+#: The reconstruction decoder in quick mode.
+QUICK_DECODER_ARCH = {"width": 16, "depth": 1, "heads": 2}
+#: Metrics of the reconstruction decoder (Fig. 11(b)); the masked VQ-VAE only.
+RECONSTRUCTION_METRICS: Tuple[str, ...] = ("psnr", "ssim", "mse")
 #: Algorithm 1's training images in quick mode (a smoke run, not a measurement).
 QUICK_RECEIVER_SAMPLES = 32
 #: Sweep parameters that select a trained model (one model per distinct value; masked VQ-VAE only).
@@ -142,6 +166,11 @@ class ServedModel:
     gallery: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
     #: ``masking: noise_map``: the noise score of every patch position ``[N]`` (computed on first use).
     noise_map: Optional[torch.Tensor] = None
+    #: Fig. 11(b): the reconstruction decoder (:class:`~.networks.ReconstructionDecoder`), its weight
+    #: key and where it came from (loaded or trained on first use; None: not asked for).
+    decoder: Any = None
+    decoder_key: Optional[str] = None
+    decoder_record: Dict[str, Any] = field(default_factory=dict)
 
 
 class StageParams(DecayingStageOverride):
@@ -155,6 +184,9 @@ class TrainingParams(TrainingBlock):
         "cpu": CPU_STAGES, "paper": PAPER_STAGES, "quick": QUICK_STAGES}
 
     model: Optional[StageParams] = None
+    decoder: Optional[StageParams] = Field(None, description="the reconstruction decoder's stage (Fig. 11(b); "
+                                                             "default: cpu 20 epochs of batch 64, Adam 2e-3 halved "
+                                                             "every 8)")
     num_train: Optional[int] = Field(None, ge=16, le=10**7, description=f"training images (default: cpu "
                                                                         f"{CPU_TRAIN_IMAGES}, paper all)")
 
@@ -214,6 +246,25 @@ class NoiseMapParams(ParamsModel):
                                         "(the analysis note's training sampler at tau = 1; tau = 0 is random)")
 
 
+class ReconstructionParams(ParamsModel):
+    """The reconstruction decoder of Fig. 11(b) (scheme mvqvae): an MAE-style Transformer from the
+    receiver's token grid (received codebook vectors at the kept positions, a learned mask token
+    elsewhere, learned positions) to pixels, trained with MSE after the classifier, whose
+    transmitter, codebook and receiver stay frozen (its stage: ``training.decoder``). A post-hoc
+    stand-in for the paper's MAE pre-training decoder (the analysis note: 8 blocks x 512 at the
+    paper's scale, 2 x 64 at CPU scale), which is not built."""
+
+    width: int = Field(64, ge=4, le=2048, strict=True, description="decoder width")
+    depth: int = Field(2, ge=1, le=48, strict=True, description="decoder Transformer blocks")
+    heads: int = Field(4, ge=1, le=64, strict=True, description="attention heads (a divisor of width)")
+
+    @model_validator(mode="after")
+    def _heads_divide_width(self) -> "ReconstructionParams":
+        if self.width % self.heads:
+            raise ValueError(f"heads: width {self.width} is not a multiple of {self.heads} heads")
+        return self
+
+
 class MaskedVqvaeParams(ParamsModel):
     """Parameters of ``masked_vqvae`` (defaults: ``../shared/notes/masked-vqvae-analysis.md``, CPU preset)."""
 
@@ -252,10 +303,24 @@ class MaskedVqvaeParams(ParamsModel):
         None, description="the channel the model trains through, which keys its weights (default: the evaluated "
                           "channel); e.g. a model trained on SVD 1 stream evaluated over 2 or 4 streams or "
                           "precoding: none (not scheme: digital, whose classifier trains without a channel)")
+    reconstruction: Optional[ReconstructionParams] = Field(
+        None, description="scheme mvqvae: the reconstruction decoder of Fig. 11(b) (metrics psnr, ssim, mse and "
+                          "samples:), trained after the classifier with it frozen; null: the defaults (width 64, 2 "
+                          "blocks, 4 heads) when those metrics or samples ask for it")
     gallery_images: int = Field(1000, ge=1, le=10**6, strict=True,
                                 description="retrieval (metric recall_at_1, Fig. 11(a)): the first test images form "
                                             "the clean gallery, the queries are drawn from the others")
     threads: Optional[int] = Field(None, ge=1, le=1024)
+
+    @field_validator("reconstruction")
+    @classmethod
+    def _reconstruction_needs_codebook(cls, value: Optional[ReconstructionParams],
+                                       info: ValidationInfo) -> Optional[ReconstructionParams]:
+        scheme = info.data.get("scheme")
+        if value is not None and scheme != "mvqvae":
+            raise ValueError(f"the reconstruction decoder reads the masked VQ-VAE's received codebook vectors; scheme "
+                             f"{scheme!r} has none (use scheme: mvqvae)")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> "MaskedVqvaeParams":
@@ -276,6 +341,10 @@ class MaskedVqvaeParams(ParamsModel):
         if self.train_channel is not None and self.scheme == "digital":
             raise ValueError("train_channel: the digital baseline's classifier trains on images, without a channel")
         return self
+
+    def reconstruction_settings(self) -> ReconstructionParams:
+        """The reconstruction decoder's settings (``params.reconstruction`` or its defaults)."""
+        return self.reconstruction if self.reconstruction is not None else ReconstructionParams()
 
     def noise_map_settings(self) -> NoiseMapParams:
         """The noise map's settings (``params.noise_map`` or its defaults)."""
@@ -299,7 +368,7 @@ class MaskedVqvaeSystem(ImageSystem):
         "feature": "Feature index $n$ (patch position)"}
     metrics_provided: ClassVar[FrozenSet[str]] = frozenset({"accuracy", "symbols_per_message", "index_error_rate",
                                                             "image_loss", "recall_at_1", "activation_frequency",
-                                                            *CODEBOOK_METRICS})
+                                                            *CODEBOOK_METRICS, *RECONSTRUCTION_METRICS})
     matrices_provided: ClassVar[FrozenSet[str]] = frozenset({"codebook_cosine", "codebook_cosine_all", "noise_map"})
     accepts_training: ClassVar[bool] = True
     simulate_needs_gradients: ClassVar[bool] = True  # PGD at the transmitter
@@ -311,6 +380,7 @@ class MaskedVqvaeSystem(ImageSystem):
         self._links: Dict[int, Any] = {}
         self._digital_link: Any = None
         self._channel_layer: Any = None
+        self._mean_reference: Optional[Dict[str, float]] = None
 
     # ----------------------------------------------------------------- checks
     @classmethod
@@ -506,7 +576,8 @@ class MaskedVqvaeSystem(ImageSystem):
     # ----------------------------------------------------------------- setup
     def setup(self) -> None:
         """Load (or train) the model of every distinct model point of the sweep (and measure its
-        noise map with ``masking: noise_map``, so that the run's provenance records it)."""
+        noise map with ``masking: noise_map``, so that the run's provenance records it; and load or
+        train its reconstruction decoder when the scenario asks for one, :meth:`_reconstructs`)."""
         with torch_threads(self.params.threads):
             for point in self.context.points or [{}]:
                 mp = self._model_point(point)
@@ -514,6 +585,8 @@ class MaskedVqvaeSystem(ImageSystem):
                     self.served[mp] = self._load(mp)
                     if self.params.scheme == "mvqvae" and self.params.masking == "noise_map":
                         self._noise_map(mp)
+                    if self._reconstructs():
+                        self._decoder(mp)
 
     def _load(self, mp: ModelPoint) -> ServedModel:
         """The trained model of ``mp``: from the weight store, or trained now (Algorithm 3's CPU schedule)."""
@@ -552,6 +625,143 @@ class MaskedVqvaeSystem(ImageSystem):
             # evaluate over the system's channel: the channel layer has no weights, so nothing learned changes
             trained.model.channel.channel = self._link_channel()
         return ServedModel(trained.model, key, {"key": key, "source": trained.source})
+
+    # ----------------------------------------------------------------- Fig. 11(b): reconstruction decoder
+    def _reconstructs(self) -> bool:
+        """True when the masked VQ-VAE needs its reconstruction decoder: the scenario reports
+        ``psnr``, ``ssim`` or ``mse`` (or its metrics are unknown), or ``params.reconstruction``
+        is given (e.g. for a ``samples:`` grid alone)."""
+        return self.params.scheme == "mvqvae" and (self.params.reconstruction is not None
+                                                   or self._wants(*RECONSTRUCTION_METRICS))
+
+    def decoder_config(self) -> Dict[str, Any]:
+        """The reconstruction decoder's architecture (quick mode: :data:`QUICK_DECODER_ARCH`)."""
+        if self.context.quick:
+            return dict(QUICK_DECODER_ARCH)
+        return self.params.reconstruction_settings().model_dump()
+
+    def decoder_stage(self) -> StageSettings:
+        return self.training.stage("decoder", quick=self.context.quick)
+
+    def decoder_key(self, mp: Optional[ModelPoint] = None) -> str:
+        """Weight-store key of the reconstruction decoder of ``mp``'s model: the decoder's version,
+        architecture and training settings, chained to the model's key (:func:`weight_key`), so the
+        model keeps its own key and retraining it invalidates the decoder."""
+        mp = mp or self.default_point()
+        images, _ = self._training_images()
+        identity = {"loss": "mse", "input": "received codebook vectors, random masking", "frozen": "the model",
+                    "masking_ratio": mp.masking_ratio, "train_snr_db": self.params.train_snr_db,
+                    "channel": self._train_channel(), "stage": stage_dict(self.decoder_stage()),
+                    "num_train": len(images), "seed": self.context.seed, "quick": self.context.quick}
+        return weight_key(DECODER_VERSION, self.decoder_config(), identity, parent=self.model_key(mp))
+
+    def _decoder(self, mp: ModelPoint) -> Any:
+        """The reconstruction decoder of the model of ``mp``: from the weight store, or trained now
+        (:func:`~.training.train_reconstruction_decoder`, the model frozen) and saved."""
+        from .networks import build_decoder
+        from .training import train_reconstruction_decoder
+
+        served = self.served[mp]
+        if served.decoder is not None:
+            return served.decoder
+        p, model = self.params, served.model
+        key = self.decoder_key(mp)
+        log = None if self.context.quick else log_stderr
+        record: Dict[str, Any] = {}
+
+        def build() -> Any:
+            return build_decoder(self.image_shape, model.encoder.patch, model.quantizer.codebook.shape[-1],
+                                 self.decoder_config())
+
+        def train(decoder: Any) -> Any:
+            images, _ = self._training_images()
+            if log:
+                log(f"[{self.context.label}] training the reconstruction decoder of {served.key} (frozen) on "
+                    f"{len(images)} images ({p.train_snr_db:g} dB)")
+            started = time.time()
+            with torch_threads(p.threads):
+                report = train_reconstruction_decoder(
+                    model, decoder, to_tensor(images), self.decoder_stage(), snr_db=p.train_snr_db,
+                    masking_ratio=mp.masking_ratio, link=self._training_link(mp.codebook_size),
+                    seed=self.context.seed, name=f"'{self.context.label}' decoder", log=log)
+            record["running_time_s"] = time.time() - started
+            return report
+
+        trained = load_or_train(WeightStore(self.context.cache_dir, WEIGHT_KIND), key, build=build, train=train,
+                                seed={"seed": self.context.seed, "key": key},
+                                info=lambda decoder: {"model": "masked_vqvae reconstruction decoder (post-hoc, "
+                                                               "MAE-style; stands in for MAE pre-training)",
+                                                      "config": self.decoder_config(), "parent": served.key,
+                                                      "data": self.dataset.provenance(), **record})
+        served.decoder, served.decoder_key = trained.model, key
+        served.decoder_record = {"key": key, "source": trained.source, "parent": served.key}
+        return served.decoder
+
+    def _reconstruct(self, mp: ModelPoint, received: torch.Tensor, positions: torch.Tensor) -> np.ndarray:
+        """``uint8 [B, H, W, C]``: the decoder's images from the received ``[B, K]`` indices at ``positions``."""
+        from ...vision.quality import to_uint8
+        from ...vision.training import to_images
+
+        model = self.served[mp].model
+        return to_uint8(to_images(self._decoder(mp)(model.quantizer.lookup(received), positions)))
+
+    def mean_image_reference(self) -> Dict[str, float]:
+        """Sending nothing: the PSNR (dB) and SSIM of the mean training image (8-bit) against every
+        test image, averaged (deterministic; the reference a reconstruction must beat)."""
+        if self._mean_reference is None:
+            from ...vision.quality import psnr_per_image, ssim_per_image, to_uint8
+
+            images, _ = self._training_images()
+            mean = to_uint8(images.astype(np.float64).mean(0) / 255.0)
+            test = self.dataset.split("test").images
+            guess = np.broadcast_to(mean, test.shape)
+            self._mean_reference = {"psnr_db": float(psnr_per_image(test, guess).mean()),
+                                    "ssim": float(ssim_per_image(test, guess).mean()),
+                                    "mse": float(((test / 255.0 - guess / 255.0) ** 2).mean())}
+        return self._mean_reference
+
+    @classmethod
+    def samples_refused(cls, params: MaskedVqvaeParams) -> Optional[str]:  # type: ignore[override]
+        """Only the masked VQ-VAE has a reconstruction decoder to draw samples with."""
+        if params.scheme != "mvqvae":
+            return (f"scheme {params.scheme!r} reconstructs no image (sample images come from the masked VQ-VAE's "
+                    "reconstruction decoder: scheme: mvqvae)")
+        return None
+
+    def sample_images(self, point: Mapping[str, float], count: int) -> Dict[str, Any]:
+        """Fig. 11(b)'s grid: the first ``count`` test images, attacked at the point's ``epsilon``
+        (PGD as in :meth:`simulate`), sent over the link at its SNR, and the reconstruction
+        decoder's images, each noted with its PSNR against the clean image."""
+        import sionna.phy
+
+        from ...vision.quality import psnr_per_image
+
+        p = self.params
+        if p.scheme != "mvqvae":
+            raise UserError(f"samples: {self.context.label!r}: {self.samples_refused(p)}")
+        rng = sionna.phy.config.np_rng
+        mp = self._model_point(point)
+        model = self.served[mp].model
+        test = self.dataset.split("test")
+        count = min(count, len(test))
+        originals = test.images[:count]
+        generator = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
+        epsilon = float(point.get("epsilon", p.epsilon))
+        snr = float(point.get("snr_db", p.train_snr_db))
+        mu = torch.full((count,), snr / 10.0)
+        labels = torch.as_tensor(test.labels[:count]).long()
+        with torch_threads(p.threads):
+            images = to_tensor(originals)
+            positions = self._positions(mp, count, generator)
+            if epsilon > 0:
+                images = pgd_linf(lambda x: torch.nn.functional.cross_entropy(
+                    self._ideal_logits(x, positions, mu, model), labels, reduction="sum"), images, epsilon,
+                    p.attack.steps, p.attack.step_size)
+            with torch.no_grad():
+                _, received = self._send_indices(mp, images, positions, snr, mu)
+                output = self._reconstruct(mp, received, positions)
+        psnr = psnr_per_image(originals, output)
+        return {"original": originals, "output": output, "notes": [f"{q:.1f} dB" for q in psnr]}
 
     # ----------------------------------------------------------------- simulate
     def _positions(self, mp: ModelPoint, batch: int, generator: torch.Generator) -> torch.Tensor:
@@ -639,12 +849,16 @@ class MaskedVqvaeSystem(ImageSystem):
                 attacker = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))  # H_a draws
                 interference = attacker_interference(self._perturbation(mp), float(point["ssnr_db"]), attacker)
             with torch.no_grad():
-                features, symbols, stats = self._receive(mp, images, positions, snr, mu, interference)
+                features, symbols, stats, received = self._receive(mp, images, positions, snr, mu, interference)
                 logits = model.receiver.out(features)
                 if retrieval:
                     gallery, gallery_labels = self._gallery(mp)
                     stats["retrieval_hits"] = nearest_neighbour_hits(features, labels, gallery, gallery_labels)
                     stats["retrieval_queries"] = float(batch_size)
+                if received is not None and self._wants(*RECONSTRUCTION_METRICS):
+                    # no random draw: the other metrics' numbers do not depend on whether this runs
+                    stats.update(image_statistics(test.images[index], self._reconstruct(mp, received, positions),
+                                                  with_ssim=self._wants("ssim")))
         stats["correct"] = float((logits.argmax(-1) == labels).sum())
         stats["trials"] = float(batch_size)
         stats.update(mean_statistics("symbols_per_message", symbols))
@@ -656,18 +870,20 @@ class MaskedVqvaeSystem(ImageSystem):
 
     def _receive(self, mp: ModelPoint, images: torch.Tensor, positions: torch.Tensor, snr: float,
                  mu: torch.Tensor, interference: Optional[Interference] = None,
-                 ) -> Tuple[torch.Tensor, np.ndarray, Dict[str, float]]:
+                 ) -> Tuple[torch.Tensor, np.ndarray, Dict[str, float], Optional[torch.Tensor]]:
         """Send ``[B, C, H, W]`` images over the link of model point ``mp`` (``snr`` dB, with the
         receiver-side ``interference`` of an attacker if given) and embed what arrives.
 
         :returns: the receiver's penultimate features ``[B, hidden]`` (``model.receiver.out`` of
-            them: the logits; Fig. 11(a)'s retrieval embedding), channel symbols per image ``[B]``
-            and the link's statistics (``index_errors``/``indices``, or ``images_lost``/``images``).
+            them: the logits; Fig. 11(a)'s retrieval embedding), channel symbols per image ``[B]``,
+            the link's statistics (``index_errors``/``indices``, or ``images_lost``/``images``) and
+            the masked VQ-VAE's received indices ``[B, K]`` (None for the other schemes).
         """
         p, model = self.params, self.served[mp].model
         if p.scheme == "digital":
-            return self._receive_digital(images, snr)
+            return (*self._receive_digital(images, snr), None)
         stats: Dict[str, float] = {}
+        received = None
         if p.scheme == "jscc" and interference is not None:
             features = self._jscc_attacked(model, images, snr, mu, interference)
         elif p.scheme == "jscc":
@@ -676,14 +892,23 @@ class MaskedVqvaeSystem(ImageSystem):
                 x = model.channel(x, snr_db=snr)
             features = model.features_from_symbols(x)
         else:
-            z_e, _ = model.encode(images, positions, mu)
-            sent = model.quantizer.indices(z_e)
-            received = sent if p.ideal_channel else self.index_link(mp.codebook_size).transmit(
-                sent, float(snr_db_to_no(snr)), interference).indices
+            sent, received = self._send_indices(mp, images, positions, snr, mu, interference)
             features = model.features_from_indices(received, positions)
             stats["index_errors"] = float((received != sent).sum())
             stats["indices"] = float(sent.numel())
-        return features, np.full(images.shape[0], float(self.symbols_per_image(mp))), stats
+        return features, np.full(images.shape[0], float(self.symbols_per_image(mp))), stats, received
+
+    def _send_indices(self, mp: ModelPoint, images: torch.Tensor, positions: torch.Tensor, snr: float,
+                      mu: torch.Tensor, interference: Optional[Interference] = None,
+                      ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The masked VQ-VAE's transmitter and link: ``(sent, received)`` codebook indices ``[B, K]``
+        of ``[B, C, H, W]`` images at ``[B, K]`` positions (received = sent with ``ideal_channel``)."""
+        model = self.served[mp].model
+        z_e, _ = model.encode(images, positions, mu)
+        sent = model.quantizer.indices(z_e)
+        received = sent if self.params.ideal_channel else self.index_link(mp.codebook_size).transmit(
+            sent, float(snr_db_to_no(snr)), interference).indices
+        return sent, received
 
     def _jscc_attacked(self, model: Any, images: torch.Tensor, snr: float, mu: torch.Tensor,
                        interference: Interference) -> torch.Tensor:
@@ -1007,6 +1232,20 @@ class MaskedVqvaeSystem(ImageSystem):
                                "scores": {f"J={mp.codebook_size},M_r={mp.masking_ratio:g}": [
                                    round(float(v), 6) for v in served.noise_map]
                                    for mp, served in self.served.items() if served.noise_map is not None}}
+        decoders = {f"J={mp.codebook_size},M_r={mp.masking_ratio:g}": served.decoder_record
+                    for mp, served in self.served.items() if served.decoder is not None}
+        if decoders:
+            reference = self.mean_image_reference()
+            info["reconstruction"] = {
+                "decoder": next(iter(decoders.values())) if len(decoders) == 1 else decoders,
+                "config": self.decoder_config(), "stage": stage_dict(self.decoder_stage()),
+                "what": "post-hoc MAE-style decoder trained after the classifier (transmitter, codebook and receiver "
+                        "frozen) with MSE on clean training images through the link at the training SNR; stands in "
+                        "for the paper's MAE pre-training decoder, which is not built",
+                "metrics": "psnr/ssim/mse of the 8-bit reconstruction against the clean test image",
+                "reference_mean_image": reference}
+            info["footer_note"] = (f"reconstruction: post-hoc decoder (no MAE pre-training); sending nothing (mean "
+                                   f"training image): PSNR {reference['psnr_db']:.1f} dB, SSIM {reference['ssim']:.2f}")
         if p.scheme == "mvqvae":
             info["bits_per_index"] = bits_per_index(p.codebook_size)
             from .codebook import coherence
@@ -1023,7 +1262,9 @@ class MaskedVqvaeSystem(ImageSystem):
         return info
 
     def trained_weights(self) -> List[Tuple[str, str]]:
-        return [(WEIGHT_KIND, served.key) for served in self.served.values()]
+        out = [(WEIGHT_KIND, served.key) for served in self.served.values()]
+        return out + [(WEIGHT_KIND, served.decoder_key) for served in self.served.values()
+                      if served.decoder_key is not None]
 
 
 def check_receiver_attack(params: MaskedVqvaeParams, channel: Optional[Mapping[str, Any]]) -> None:
@@ -1077,4 +1318,5 @@ def model_point(params: MaskedVqvaeParams, point: Mapping[str, float]) -> ModelP
     return ModelPoint(int(size), ratio)
 
 
-__all__ = ["MaskedVqvaeSystem", "MaskedVqvaeParams", "ModelPoint", "WEIGHT_KIND", "model_point"]
+__all__ = ["MaskedVqvaeSystem", "MaskedVqvaeParams", "ModelPoint", "ReconstructionParams", "WEIGHT_KIND",
+           "model_point"]

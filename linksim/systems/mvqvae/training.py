@@ -20,6 +20,11 @@ VQ-VAE"):
    differentiable channel. The digital baseline's classifier
    (:class:`~.networks.ViTClassifier`) trains on the images themselves: its link (JPEG,
    LDPC, QAM) is not differentiable and lies before it.
+
+:func:`train_reconstruction_decoder` (Fig. 11(b)) is a separate, later stage: a
+:class:`~.networks.ReconstructionDecoder` learns to rebuild the image from the tokens a
+trained masked VQ-VAE's receiver gets, with the transmitter, codebook and receiver frozen
+(bit-identical afterwards). It stands in for the paper's MAE pre-training, which is not built.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from ...phy.base import snr_db_to_no
 from .codebook import orthogonality_loss, straight_through
 from .index_link import IndexLink
 from .masking import kept_positions
-from .networks import JsccViT, MaskedVQVAE, ViTClassifier, all_positions
+from .networks import JsccViT, MaskedVQVAE, ReconstructionDecoder, ViTClassifier, all_positions
 
 
 @dataclass(frozen=True)
@@ -161,5 +166,38 @@ def train_classifier_link(model: Any, images: np.ndarray, labels: np.ndarray, se
     return loop.run()
 
 
+def train_reconstruction_decoder(model: MaskedVQVAE, decoder: ReconstructionDecoder, images: torch.Tensor,
+                                 settings: StageSettings, *, snr_db: float, masking_ratio: float, link: IndexLink,
+                                 seed: int, name: str, log: Optional[Callable[[str], None]] = None) -> TrainingReport:
+    """Train ``decoder`` to rebuild ``images`` ``[N, C, H, W]`` (float in [0, 1]) from what the
+    frozen masked VQ-VAE ``model`` delivers through ``link`` at ``snr_db``.
+
+    Per batch: random MAE masking at ``masking_ratio`` (as the classifier was trained), the
+    transmitter's indices (no gradient), the real digital link (bits, 16-QAM, the channel, hard
+    decisions), the *received* codebook vectors -> ``decoder`` -> the mean squared error per
+    pixel against the clean image. ``model`` is frozen (not trainable during the loop, in no
+    optimizer): its weights are bit-identical afterwards. A post-hoc decoder standing in for the
+    paper's MAE pre-training decoder, which is not built.
+    """
+    masks = torch.Generator().manual_seed(seed + 1)
+    no = float(snr_db_to_no(snr_db))
+
+    def loss(batch: Any) -> torch.Tensor:
+        (x,) = batch
+        x = x.float()
+        positions = kept_positions(x.shape[0], model.num_positions, masking_ratio, masks)
+        with torch.no_grad():
+            z_e, _ = model.encode(x, positions, torch.full((x.shape[0],), snr_db / 10.0))
+            received = link.transmit(model.quantizer.indices(z_e), no).indices
+            vectors = model.quantizer.lookup(received)
+        return torch.nn.functional.mse_loss(decoder(vectors, positions), x)
+
+    data = Batches([torch.as_tensor(images)], settings.batch_size)
+    objective = Objective("decoder", [decoder], loss, settings.learning_rate, decay_every=settings.decay_every,
+                          decay_factor=settings.decay_factor)
+    loop = TrainingLoop(name, data, [objective], epochs=settings.epochs, seed=seed, frozen=[model], log=log)
+    return loop.run()
+
+
 __all__ = ["AdversarialTraining", "Objectives", "RemovePerturbation", "adversarial_batch", "train_classifier_link",
-           "JsccViT", "MaskedVQVAE", "ViTClassifier"]
+           "train_reconstruction_decoder", "JsccViT", "MaskedVQVAE", "ReconstructionDecoder", "ViTClassifier"]
