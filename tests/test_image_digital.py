@@ -180,8 +180,9 @@ def test_best_selection_is_recorded_and_keeps_batches_reproducible(data):
 
 
 def test_validation_rejects_bad_channel_ratio_and_fixed_lists(data):
-    with pytest.raises(UserError, match="channel.type"):
-        make(FIXED, channel={"type": "mimo", "nt": 2, "nr": 2}, points=[{"snr_db": 10.0, "bandwidth_ratio": 0.1}])
+    with pytest.raises(UserError, match="channel.type"):  # MIMO is accepted, but has no capacity formula
+        make({"bound": "capacity"}, channel={"type": "mimo", "nt": 2, "nr": 2},
+             points=[{"snr_db": 10.0, "bandwidth_ratio": 0.1}])
     with pytest.raises(UserError, match="k = round"):
         make(FIXED, points=[{"snr_db": 10.0, "bandwidth_ratio": 0.1}, {"snr_db": 10.0, "bandwidth_ratio": 1e-5}])
     with pytest.raises(UserError, match="params.select"):

@@ -21,14 +21,30 @@ stream.
 *Fading.* With ``coherence: symbol`` each channel use fades independently. With a
 fading channel in blocks the code blocks go out serially on one channel
 (:meth:`ImageDigitalSystem.stream_channel`): ``coherence: block`` (one fade per image
-for the learned links) becomes one fade per ``k`` channel uses of the stream, one
-image's allocation, so both kinds of link see fades of the same length; an integer
-coherence counts channel uses along the stream. An image's slot may straddle two
-fades, as a real serial transmission would. All
+for the learned links) becomes one fade per ``k / S`` channel uses of the stream
+(``S`` symbols per channel use, below), one image's allocation, so both kinds of link
+see fades of the same length; an integer coherence counts channel uses along the
+stream. An image's slot may straddle two fades, as a real serial transmission would. All
 padding bits (in a slot after the payload, after the last slot) are uniform random
 bits from ``sionna.phy.config.np_rng``, so the transmitted symbols look like data.
 The channel uses of the last block's padding are not charged to the images:
 ``symbols_per_message`` is ``k`` per image (the allocation the ratio defines).
+
+*MIMO.* Any linksim channel carries the stream, the ``mimo`` channel included
+(``{type: mimo, nt: 8, nr: 4, precoding: svd, streams: 1|2|4}`` or ``{..., equalizer:
+lmmse}``). Such a channel sends ``S`` QAM symbols per channel use
+(``channel.symbols_multiple``: ``streams`` with ``precoding: svd``, ``nt`` without) and
+``snr_db`` is its SNR per receive antenna at total transmit power 1 per channel use
+(:class:`~linksim.phy.channels.MIMOChannel`). The budget ``k`` counts **complex QAM
+symbols, all streams together** (as the learned links and ``symbols_per_message``
+count them), so an image occupies ``k / S`` channel uses; the formulas above are
+unchanged (``log2(M)`` coded bits per symbol). ``k`` must fill whole channel uses:
+a sweep point (or ``params.bandwidth_ratio``) whose ``k`` is not a multiple of ``S``
+is refused (:func:`symbols_per_image`, a :class:`~linksim.errors.UserError` naming
+the field and the nearest usable ratios). Each LDPC block is padded with random bits
+to a whole number of channel uses (:class:`~linksim.phy.link.CodedModulationLink`:
+``symbols_per_block`` = ``ceil(2304 / (S log2 M)) S``; no padding for ``M`` <= 256 and
+``S`` in 1, 2, 4, 8), and the budget charges it. SISO channels are ``S = 1``.
 
 *Integrity.* An image is **intact** iff every payload bit of its slot was decoded
 correctly: a genie CRC (a real link would spend a few bits of the budget on a CRC;
@@ -58,10 +74,15 @@ in ``setup`` for every point of the sweep, recorded in ``provenance()["choices"]
 point. Ties go to the first combination in ``code_rates x orders`` order.
 
 ``bound: capacity`` (BPG+Capacity) replaces code and modulation by an error-free
-link at capacity: budget ``floor(k C(SNR))`` bits with ``C = log2(1 + snr)`` on AWGN
-and the ergodic capacity on Rayleigh / Rician fading
-(:mod:`linksim.phy.theory`, perfect CSI). Nothing is lost on the channel; images
-that do not fit are still fallbacks.
+link at capacity: budget ``floor((k / S) C(SNR))`` bits (:func:`capacity_bits`) with
+``C`` the channel's :meth:`~linksim.phy.base.Channel.capacity` in bit per channel use
+(``S`` symbols): ``C = log2(1 + snr)`` on AWGN and the ergodic capacity on Rayleigh /
+Rician fading (:mod:`linksim.phy.theory`, perfect CSI), all with ``S = 1``, i.e.
+``floor(k C)``. The ``mimo`` channel has no capacity formula
+(``MIMOChannel.capacity`` is None: it would depend on the precoding and on how the
+power is spread over the streams; ``capacity_mimo_rayleigh`` of :mod:`~linksim.phy.theory`
+is the no-Tx-CSI curve for plots), so the bound refuses it. Nothing is lost on the
+channel; images that do not fit are still fallbacks.
 
 ``image_codec`` (no channel)
 ----------------------------
@@ -107,19 +128,59 @@ def fallback_image(shape: Sequence[int]) -> np.ndarray:
     return np.full(tuple(shape), FALLBACK_VALUE, dtype=np.uint8)
 
 
-def capacity_bits(k: int, snr_db: float, channel: Mapping[str, Any]) -> int:
-    """``floor(k C(snr))``: information bits k channel uses carry at the channel's capacity
-    (:meth:`~linksim.phy.base.Channel.capacity`).
+def _no_capacity(kind: Any) -> UserError:
+    """The refusal of ``bound: capacity`` on a channel without a capacity formula."""
+    hint = ("; the mimo channel has none (it would depend on the precoding and the power per "
+            "stream): use params.bound: none (LDPC + QAM) over MIMO" if kind == "mimo" else "")
+    return UserError(f"channel.type: no capacity formula for {kind!r} (params.bound: capacity needs one){hint}")
 
+
+def capacity_bits(k: int, snr_db: float, channel: Mapping[str, Any]) -> int:
+    """Information bits ``k`` complex symbols carry at the channel's capacity.
+
+    ``floor((k / S) C(snr))`` with ``C`` the channel's
+    :meth:`~linksim.phy.base.Channel.capacity` in bit per channel use and ``S`` its
+    symbols per channel use (``symbols_multiple``): ``k / S`` channel uses. Every channel
+    with a capacity formula is SISO (``S = 1``: ``floor(k C)``).
+
+    :param k: complex symbols per image (all streams together).
+    :param snr_db: Es/N0 per channel use [dB] (the channel's SNR convention).
+    :param channel: the channel spec ``{type: ..., **params}``.
     :raises UserError: the channel has no capacity formula.
     """
     from ..phy.channels import build_channel
 
-    c = build_channel(dict(channel), field="channel").capacity(snr_db)
+    built = build_channel(dict(channel), field="channel")
+    c = built.capacity(snr_db)
     if c is None:
-        raise UserError(f"channel.type: no capacity formula for {channel.get('type')!r} "
-                        "(params.bound: capacity needs one)")
-    return int(math.floor(k * float(c) + 1e-9))
+        raise _no_capacity(channel.get("type"))
+    streams = built.symbols_multiple
+    uses = k if streams == 1 else k / streams
+    return int(math.floor(uses * float(c) + 1e-9))
+
+
+def symbols_per_image(ratio: float, image_shape: Sequence[int], streams: int = 1, *, field: str) -> int:
+    """``k = round(ratio H W C)`` complex symbols per image, a whole number of channel uses.
+
+    :param ratio: bandwidth ratio ``k / (H W C)``.
+    :param image_shape: ``(H, W, C)``.
+    :param streams: symbols per channel use of the channel (``symbols_multiple``; ``S``
+        MIMO streams, 1 for SISO).
+    :param field: the scenario field that set the ratio (``sweep`` or ``params.bandwidth_ratio``).
+    :returns: ``k``, a multiple of ``streams`` (``k / streams`` channel uses).
+    :raises UserError: naming ``field``: ``k < 1`` (:func:`~linksim.vision.quality.symbols_for_ratio`)
+        or ``k`` not a multiple of ``streams`` (with the nearest ratios that fit).
+    """
+    k = quality.symbols_for_ratio(ratio, image_shape, field=field)
+    if k % streams:
+        n = quality.source_dimension(image_shape)
+        lower, upper = (k // streams) * streams, (k // streams + 1) * streams
+        usable = " or ".join(f"{m}/{n} (k = {m})" for m in (lower, upper) if 1 <= m <= n)
+        raise UserError(f"{field}: bandwidth_ratio {ratio:g} gives k = {k} symbols per "
+                        f"{'x'.join(map(str, image_shape))} image, not a whole number of channel uses of "
+                        f"{streams} symbols (the channel's MIMO streams); use a ratio whose k is a multiple "
+                        f"of {streams}, e.g. {usable}")
+    return k
 
 
 @contextmanager
@@ -241,15 +302,14 @@ class ImageDigitalSystem(ImageSystem):
 
     @classmethod
     def _check_channel(cls, params: Any, context: SystemContext) -> Any:
+        """The scenario's channel (SISO or MIMO), refused where ``params.bound: capacity`` has no formula
+        or imperfect CSI."""
         from ..phy.channels import build_channel
 
         channel = build_channel(context.channel, field="channel")
         kind = (context.channel or {}).get("type")
-        if channel.symbols_multiple != 1:
-            raise UserError(f"channel.type: image_digital sends a QAM symbol stream over a SISO channel; "
-                            f"{kind!r} carries {channel.symbols_multiple} streams")
         if params.bound == "capacity" and channel.capacity(0.0) is None:
-            raise UserError(f"channel.type: no capacity formula for {kind!r} (params.bound: capacity needs one)")
+            raise _no_capacity(kind)
         csi = getattr(getattr(channel, "params", None), "csi", None)
         if params.bound == "capacity" and csi is not None and getattr(csi, "type", "perfect") != "perfect":
             raise UserError("channel.csi: the capacity bound (params.bound: capacity) assumes perfect CSI")
@@ -273,6 +333,28 @@ class ImageDigitalSystem(ImageSystem):
         if p.select_metric == "accuracy" and p.select == "best" and p.bound == "none" and dataset.num_classes < 1:
             raise UserError("params.select_metric: accuracy needs a labelled dataset")
         cls.check_points(context, dataset.image_shape, p.bandwidth_ratio, need_snr=True)
+        cls._check_allocations(context, dataset.image_shape, p.bandwidth_ratio, channel)
+
+    @staticmethod
+    def _check_allocations(context: SystemContext, image_shape: Sequence[int], default_ratio: Optional[float],
+                           channel: Any) -> None:
+        """Every point's ``k`` fills whole channel uses (:func:`symbols_per_image`), and with
+        ``coherence: block`` one image's ``k / S`` channel uses are a valid coherence.
+
+        :raises UserError: naming ``sweep`` / ``params.bandwidth_ratio``, or ``channel.coherence``.
+        """
+        from ..phy.channels import MAX_COHERENCE
+
+        streams = channel.symbols_multiple
+        block = getattr(getattr(channel, "params", None), "coherence", None) == "block"
+        for point in context.points or [{}]:
+            ratio = point.get("bandwidth_ratio", default_ratio)
+            field = "sweep" if "bandwidth_ratio" in point else "params.bandwidth_ratio"
+            uses = symbols_per_image(float(ratio), image_shape, streams, field=field) // streams
+            if block and uses > MAX_COHERENCE:
+                raise UserError(f"channel.coherence: 'block' is one fade per image, {uses} channel uses at "
+                                f"bandwidth_ratio {float(ratio):g}, more than the {MAX_COHERENCE} a fading "
+                                "block may last; give an integer coherence")
 
     # -- setup ------------------------------------------------------------------------
 
@@ -318,6 +400,11 @@ class ImageDigitalSystem(ImageSystem):
     def _ratio_snr(self, point: Mapping[str, float]) -> Tuple[float, float]:
         return quality.point_ratio_and_snr(dict(point), self.params.bandwidth_ratio)  # type: ignore[attr-defined]
 
+    def _symbols(self, point: Mapping[str, float], ratio: float) -> int:
+        """``k`` of ``point``: complex symbols per image, a multiple of the channel's streams."""
+        field = "sweep" if "bandwidth_ratio" in point else "params.bandwidth_ratio"
+        return symbols_per_image(ratio, self.image_shape, self._channel.symbols_multiple, field=field)
+
     def choose(self, point: Mapping[str, float]) -> Tuple[str, int]:
         """The (code rate, QAM order) used at ``point`` (pilot-set selection; cached)."""
         import sionna.phy
@@ -330,7 +417,7 @@ class ImageDigitalSystem(ImageSystem):
             return self._fixed
         p: Any = self.params
         ratio, snr = self._ratio_snr(point)
-        k = quality.symbols_for_ratio(ratio, self.image_shape)
+        k = self._symbols(point, ratio)
         images = self._images[self._pilot]
         labels = self._labels[self._pilot] if self._labels is not None else None
         seed_key = f"linksim/image_digital/pilot/{self.context.seed}/{self.context.label}/{ratio!r}/{snr!r}".encode()
@@ -361,7 +448,12 @@ class ImageDigitalSystem(ImageSystem):
     # -- simulation -------------------------------------------------------------------
 
     def budget_bits(self, k: int, snr_db: float, combo: Optional[Tuple[str, int]]) -> int:
-        """Information bits per image: ``floor(k log2(M) R)`` or ``floor(k C(snr))``."""
+        """Information bits per image of ``k`` complex symbols (all streams together).
+
+        ``floor(k log2(M) k_c / padded_bits)`` (``= floor(k log2(M) R)`` when a code block
+        needs no padding to whole channel uses) for ``combo = (rate, M)``, or
+        :func:`capacity_bits` (``floor((k / S) C(snr))``) for the bound (``combo`` None).
+        """
         if combo is None:
             return capacity_bits(k, snr_db, self.context.channel)
         link = self._links[combo]
@@ -370,7 +462,11 @@ class ImageDigitalSystem(ImageSystem):
 
     def _transmit(self, images: np.ndarray, k: int, snr_db: float,
                   combo: Optional[Tuple[str, int]]) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Receiver output, lost flags and payload bits per image."""
+        """Send ``uint8 [N, H, W, C]`` images with ``k`` complex symbols each at ``snr_db``.
+
+        :returns: the receiver output ``uint8 [N, H, W, C]``, lost flags ``bool [N]`` and
+            payload bits ``int64 [N]`` per image.
+        """
         budget = self.budget_bits(k, snr_db, combo)
         encoded = _codec_images(self.codec, images, budget // 8)
         fits = np.array([e is not None for e in encoded], dtype=bool)
@@ -386,10 +482,13 @@ class ImageDigitalSystem(ImageSystem):
 
         None (each code block a row of the scenario's channel) unless the channel fades in
         blocks. With ``coherence: block`` (one fade per example: per image for the learned
-        links) the stream sees one fade per ``k`` channel uses, one image's allocation;
-        with an integer coherence the blocks of that many channel uses run along the
-        stream. Both links then see the same channel: fades that last as long in channel
-        uses, whatever the code-block boundaries.
+        links) the stream sees one fade per ``k / S`` channel uses (``k`` complex symbols
+        per image, ``S`` per channel use: the MIMO streams, 1 for SISO), one image's
+        allocation; with an integer coherence the blocks of that many channel uses run
+        along the stream. Both links then see the same channel: fades that last as long in
+        channel uses, whatever the code-block boundaries.
+
+        :param k: complex symbols per image (a multiple of ``S``, :func:`symbols_per_image`).
         """
         coherence = getattr(getattr(self._channel, "params", None), "coherence", None)
         if coherence is None or coherence == "symbol":
@@ -399,7 +498,8 @@ class ImageDigitalSystem(ImageSystem):
         if k not in self._stream_channels:
             from ..phy.channels import build_channel
 
-            self._stream_channels[k] = build_channel({**dict(self.context.channel), "coherence": int(k)},
+            uses = int(k) // self._channel.symbols_multiple
+            self._stream_channels[k] = build_channel({**dict(self.context.channel), "coherence": uses},
                                                      field="channel")
         return self._stream_channels[k]
 
@@ -408,7 +508,12 @@ class ImageDigitalSystem(ImageSystem):
                      channel: Optional[Any] = None) -> np.ndarray:
         """Send the batch's slots through ``link``; True where an image's payload bits all arrived.
 
-        ``channel``: send the code blocks serially through it (see :meth:`stream_channel`).
+        :param encoded: per image its payload, or None (nothing fit: its slot is padding).
+        :param budget: bits per image slot.
+        :param snr_db: the channel's SNR [dB].
+        :param link: the code + QAM + channel chain (SISO or MIMO).
+        :param channel: send the code blocks serially through it (see :meth:`stream_channel`).
+        :returns: ``bool [N]``.
         """
         import sionna.phy
 
@@ -436,7 +541,7 @@ class ImageDigitalSystem(ImageSystem):
         import sionna.phy
 
         ratio, snr = self._ratio_snr(point)
-        k = quality.symbols_for_ratio(ratio, self.image_shape)
+        k = self._symbols(point, ratio)
         combo = None if self.params.bound == "capacity" else self.choose(point)  # type: ignore[attr-defined]
         idx = sionna.phy.config.np_rng.integers(0, len(self._images), size=batch_size)
         images = self._images[idx]
@@ -458,6 +563,8 @@ class ImageDigitalSystem(ImageSystem):
             info["link"] = {"code": "IEEE 802.16e LDPC n=2304", "num_iter": p.num_iter, "demapping": p.demapping,
                             "select": p.select, "select_metric": p.select_metric,
                             "channel": dict(self.context.channel)}
+            if self._channel.symbols_multiple != 1:
+                info["link"]["symbols_per_channel_use"] = self._channel.symbols_multiple
             info["choices"] = self._pilot_report or {
                 f"bandwidth_ratio={self._ratio_snr(pt)[0]:g}, snr_db={self._ratio_snr(pt)[1]:g}":
                     {"code_rate": c[0], "modulation": c[1]}

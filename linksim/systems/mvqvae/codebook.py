@@ -69,12 +69,23 @@ class VectorQuantizer(keras.layers.Layer):
         e = self.lookup(indices)
         return straight_through(z_e, e), indices
 
-    def loss_terms(self, z_e: torch.Tensor, indices: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def loss_terms(self, z_e: torch.Tensor, indices: torch.Tensor,
+                   reduction: str = "sum") -> Tuple[torch.Tensor, torch.Tensor]:
         """Eq. (12)'s codebook term ``mean ||sg(z_e) - e||^2`` and commitment term
-        ``beta mean ||z_e - sg(e)||^2`` (means over tokens; sums over the ``D`` values)."""
+        ``beta mean ||z_e - sg(e)||^2`` (means over tokens).
+
+        :param reduction: how each token's ``D`` squared differences combine: ``sum`` (the
+            squared norm, as eq. 12 writes it) or ``mean`` (divided by ``D``, the common
+            VQ-VAE implementation). Measured at J = 4 (README): with ``sum`` the commitment
+            term shrinks the encoder's tokens to a point within 5 steps (one code for every
+            token); with ``mean`` they stay apart.
+        """
+        if reduction not in ("sum", "mean"):
+            raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
         e = self.lookup(indices)
-        codebook = (z_e.detach() - e).square().sum(-1).mean()
-        commitment = self.beta * (z_e - e.detach()).square().sum(-1).mean()
+        scale = 1.0 if reduction == "sum" else 1.0 / self.dim
+        codebook = scale * (z_e.detach() - e).square().sum(-1).mean()
+        commitment = scale * self.beta * (z_e - e.detach()).square().sum(-1).mean()
         return codebook, commitment
 
 

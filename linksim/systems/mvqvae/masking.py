@@ -20,10 +20,11 @@ Shapes: positions ``[B, keep]`` int64, ascending within each row; scores ``[N]``
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 import torch
 
+from ...adversarial import pgd_linf
 from .symbols import kept_patches
 
 
@@ -112,3 +113,28 @@ def noise_map_scores(clean: torch.Tensor, noisy: torch.Tensor, score: str = "dis
     else:
         raise ValueError(f"unknown noise score {score!r} (one of {', '.join(NOISE_SCORES)})")
     return per_image.mean(0)
+
+
+def measure_noise_map(model: Any, images: torch.Tensor, labels: torch.Tensor, *, mu_value: float, epsilon: float,
+                      steps: int, score: str = "displacement", batch: int = 250) -> torch.Tensor:
+    """The noise map ``[N]`` (float64) of a masked VQ-VAE ``model``, measured on the unmasked encoder.
+
+    Each image of ``images`` ``[B, C, H, W]`` (float in [0, 1], labels ``[B]`` int64) is attacked
+    by PGD (eq. 7, ``steps`` sign steps of ``2.5 epsilon / steps``, no random start, white box
+    against the model with an ideal link at the SNR input ``mu_value``); the encoder's tokens of
+    the clean and attacked images at all ``N`` positions give :func:`noise_map_scores`. No
+    random draw, so the map is a function of the model and the images.
+    """
+    from .networks import all_positions
+
+    clean, noisy = [], []
+    for start in range(0, images.shape[0], batch):
+        x, y = images[start:start + batch], labels[start:start + batch]
+        positions = all_positions(x.shape[0], model.num_positions)
+        mu = torch.full((x.shape[0],), float(mu_value))
+        attacked = pgd_linf(lambda v: torch.nn.functional.cross_entropy(
+            model.noiseless_logits(v, positions, mu), y, reduction="sum"), x, epsilon, steps)
+        with torch.no_grad():
+            clean.append(model.encode(x, positions, mu)[0])
+            noisy.append(model.encode(attacked, positions, mu)[0])
+    return noise_map_scores(torch.cat(clean), torch.cat(noisy), score, model.quantizer.indices)

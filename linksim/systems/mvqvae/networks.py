@@ -28,10 +28,12 @@ codebook dimension; ``classes`` the task's classes.
   receiver, classifying the images the digital baseline (:mod:`.digital`) decodes.
 * :class:`ReconstructionDecoder` (Fig. 11(b)): an MAE-style decoder from the receiver's token
   grid (the received codebook vectors at the kept positions, a learned mask token elsewhere,
-  learned positions) through pre-LN Transformer blocks to pixels. A post-hoc stand-in for the
-  paper's MAE pre-training decoder (not built): it is trained after the classifier, with the
-  transmitter, codebook and receiver frozen, in its own weights file
-  (:func:`~.training.train_reconstruction_decoder`).
+  learned positions) through pre-LN Transformer blocks to pixels. Trained after the
+  classifier, with the transmitter, codebook and receiver frozen, in its own weights file
+  (:func:`~.training.train_reconstruction_decoder`); from scratch, or started from the
+  pre-training decoder.
+* :class:`MaskedAutoencoder`: the MAE pre-training model (encoder without FIM, codebook,
+  reconstruction decoder); :func:`transfer_pretrained` starts a :class:`MaskedVQVAE` from it.
 """
 
 from __future__ import annotations
@@ -348,9 +350,9 @@ class ReconstructionDecoder(keras.Model):
     LayerNorm and a linear layer give each position's ``P P C`` pixel values, squashed to
     [0, 1] by a sigmoid and put back in place (:func:`unpatchify`).
 
-    A post-hoc decoder standing in for the paper's MAE pre-training decoder, which is not
-    built: it learns from a classifier's frozen transmitter, codebook and link, so the
-    classifier's weights do not change.
+    Also the decoder of the MAE pre-training (:class:`MaskedAutoencoder`). For Fig. 11(b) it
+    learns from a classifier's frozen transmitter, codebook and link (so the classifier's
+    weights do not change), from scratch or from the pre-training decoder.
 
     :param image_shape: ``(H, W, C)``. :param patch: ``P``. :param dim: ``D``, the codebook dimension.
     :param width, depth, heads: the decoder's Transformer.
@@ -384,6 +386,93 @@ class ReconstructionDecoder(keras.Model):
         pixels = torch.sigmoid(self.pixels(self.norm(x)))  # [B, N, P P C]
         h, w, c = self.image_shape
         return unpatchify(pixels, self.patch, (c, h, w))
+
+
+class MaskedAutoencoder(keras.Model):
+    """The MAE pre-training model (paper Sec. III-A, Fig. 2(a)): masked encoder, shared codebook
+    and a reconstruction decoder, trained on image reconstruction before the task
+    (:func:`~.training.train_masked_autoencoder`).
+
+    The encoder has no FIM (the FIM is trained with the task, Algorithm 3 step 5), so one
+    pre-training serves the models with and without it; :func:`transfer_pretrained` copies the
+    encoder and codebook into a :class:`MaskedVQVAE` and :func:`transfer_decoder` the decoder
+    into the :class:`ReconstructionDecoder` of Fig. 11(b).
+
+    :param image_shape: ``(H, W, C)``. :param config: the masked VQ-VAE's architecture
+        (``patch``, ``width``, ``depth``, ``heads``, ``codebook_dim``, ``codebook_size``).
+    :param decoder: the decoder's ``width``, ``depth`` and ``heads``.
+    :param classes: the task's classes (unused by the pre-training; kept for the encoder's signature).
+    """
+
+    def __init__(self, image_shape: Tuple[int, int, int], config: Dict[str, Any], decoder: Dict[str, Any],
+                 classes: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.config, self.decoder_config = dict(config), dict(decoder)
+        self.encoder = MaskedViTEncoder(image_shape, config["patch"], config["width"], config["depth"],
+                                        config["heads"], config["codebook_dim"], classes, fim=False,
+                                        name="encoder")
+        self.quantizer = VectorQuantizer(config["codebook_size"], config["codebook_dim"], name="quantizer")
+        self.decoder = ReconstructionDecoder(image_shape, config["patch"], config["codebook_dim"], decoder["width"],
+                                             decoder["depth"], decoder["heads"], name="decoder")
+
+    def build(self, input_shape: Any) -> None:
+        """Nothing to create here: the sub-layers are built in ``__init__``."""
+
+    @property
+    def num_positions(self) -> int:
+        return self.encoder.num_positions
+
+    def reconstruct(self, images: Any, positions: Any) -> torch.Tensor:
+        """Images ``[B, C, H, W]`` -> their reconstruction ``[B, C, H, W]`` in [0, 1] from the
+        patches at ``positions`` ``[B, K]`` with an ideal link (the codebook vectors of their
+        tokens). Measured on MNIST: the decoder serves the masking ratio it was trained at; fed
+        every patch (no mask token) it fails."""
+        z_e, _ = self.encoder(images, positions)
+        z_q, _ = self.quantizer(z_e)
+        return self.decoder(z_q, positions)
+
+    def call(self, images: Any) -> torch.Tensor:
+        """:meth:`reconstruct` from every patch (builds the model; see its caveat)."""
+        return self.reconstruct(images, all_positions(images.shape[0], self.num_positions, images.device))
+
+
+def _copy_layer(source: keras.layers.Layer, target: keras.layers.Layer) -> None:
+    target.set_weights(source.get_weights())
+
+
+def transfer_pretrained(pretrained: MaskedAutoencoder, model: "MaskedVQVAE") -> None:
+    """Start ``model``'s encoder (patch embedding, positions, blocks, LayerNorm, projection) and
+    codebook from ``pretrained``'s; its FIM and task receiver keep their initial weights.
+
+    :raises ValueError: the two architectures differ.
+    """
+    source, target = pretrained.encoder, model.encoder
+    if len(source.blocks) != len(target.blocks) or tuple(source.position.shape) != tuple(target.position.shape) \
+            or tuple(pretrained.quantizer.codebook.shape) != tuple(model.quantizer.codebook.shape):
+        raise ValueError("the pre-trained masked autoencoder and the masked VQ-VAE differ in architecture")
+    for a, b in [(source.embed, target.embed), *zip(source.blocks, target.blocks), (source.norm, target.norm),
+                 (source.project, target.project), (pretrained.quantizer, model.quantizer)]:
+        _copy_layer(a, b)
+    target.position.assign(source.position.value)
+
+
+def transfer_decoder(pretrained: MaskedAutoencoder, decoder: "ReconstructionDecoder") -> None:
+    """Start ``decoder`` (Fig. 11(b)) from the pre-training decoder of ``pretrained``.
+
+    :raises ValueError: the two decoders differ in architecture.
+    """
+    if [tuple(w.shape) for w in pretrained.decoder.weights] != [tuple(w.shape) for w in decoder.weights]:
+        raise ValueError("the pre-training decoder and the reconstruction decoder differ in architecture")
+    _copy_layer(pretrained.decoder, decoder)
+
+
+def build_pretrainer(image_shape: Tuple[int, int, int], config: Dict[str, Any], decoder: Dict[str, Any],
+                     classes: int) -> MaskedAutoencoder:
+    """A built :class:`MaskedAutoencoder`."""
+    h, w, c = image_shape
+    model = MaskedAutoencoder(image_shape, config, decoder, classes)
+    model(torch.as_tensor(np.zeros((2, c, h, w), np.float32)))
+    return model
 
 
 def build_decoder(image_shape: Tuple[int, int, int], patch: int, dim: int, config: Dict[str, Any]) -> keras.Model:

@@ -59,7 +59,9 @@ Fig. 11(b), reconstruction (masked VQ-VAE only): when the scenario reports ``psn
 trained after the classifier with MSE and the transmitter, codebook and receiver frozen
 (:func:`~.training.train_reconstruction_decoder`), in its own weights file whose key derives
 from the model's key and the decoder's settings; the classifier's weights and key do not
-change. It is a post-hoc stand-in for the paper's MAE pre-training decoder, which is not built.
+change. A model with MAE pre-training (``params.pretrain``, :class:`PretrainParams`) starts its
+decoder from the pre-training decoder when their architectures match (the paper's decoder);
+otherwise it is a post-hoc decoder, trained from scratch.
 The metrics compare each received image's reconstruction (8-bit pixels) with the clean test
 image; computing them draws nothing random, so the other metrics' numbers stay as they were.
 :meth:`~MaskedVqvaeSystem.sample_images` draws the first test images and their reconstructions
@@ -71,28 +73,27 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Dict, FrozenSet, List, Literal, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, ClassVar, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 import numpy as np
 import torch
-from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ...adversarial import pgd_linf
 from ...errors import UserError
 from ...learning.cache import load_or_train, weight_key
 from ...learning.stages import StageSettings
-from ...learning.training_block import DecayingStageOverride, TrainingBlock
 from ...phy.base import snr_db_to_no
 from ...phy.channels import Interference
-from ...registry import ParamsModel, systems, validate_model
+from ...registry import systems, validate_model
 from ...vision.quality import image_statistics, mean_statistics
 from ...vision.training import stage_dict, to_tensor
 from ...weights import WeightStore, config_hash
 from ..base import SystemContext
 from ..image_system import ImageSystem
 from ..training import log_stderr, torch_threads
-from .digital import DigitalParams
 from .masking import kept_positions, least_noisy_positions
+from .params import (CPU_TRAIN_IMAGES, MaskedVqvaeParams, ModelPoint, NoiseMapParams, PretrainParams,
+                     TrainingParams, check_feature, check_receiver_attack, model_point)
 from .probes import nearest_neighbour_hits
 from .receiver_noise import attacker_interference
 from .symbols import bits_per_index, kept_patches
@@ -100,18 +101,10 @@ from .symbols import bits_per_index, kept_patches
 MODEL_VERSION = "mvqvae-1"
 #: Version of the reconstruction decoder (Fig. 11(b)); its key also holds its model's key.
 DECODER_VERSION = "mvqvae-decoder-1"
+#: Version of the MAE pre-training checkpoint (``params.pretrain``); a pre-trained model's key holds its key.
+PRETRAIN_VERSION = "mvqvae-pretrain-1"
 WEIGHT_KIND = "mvqvae"
 
-#: CPU scale (analysis note, sec. 7): 10 epochs of batch 64, Adam 1e-3 halved every 4 epochs; the
-#: reconstruction decoder (a later stage, the classifier frozen): 20 epochs, Adam 2e-3 halved every 8.
-CPU_STAGES: Dict[str, StageSettings] = {"model": StageSettings(10, 64, 1e-3, 4, 0.5),
-                                        "decoder": StageSettings(20, 64, 2e-3, 8, 0.5)}
-#: The paper's 50 epochs of batch 128 (its SGD 0.01 replaced by Adam, linksim's optimizer).
-PAPER_STAGES: Dict[str, StageSettings] = {"model": StageSettings(50, 128, 1e-3, 20, 0.5),
-                                          "decoder": StageSettings(50, 128, 1e-3, 20, 0.5)}
-QUICK_STAGES: Dict[str, StageSettings] = {"model": StageSettings(1, 32, 1e-3),
-                                          "decoder": StageSettings(2, 32, 3e-3)}
-CPU_TRAIN_IMAGES = 5000
 QUICK_TRAIN_IMAGES = 128
 QUICK_ARCH = {"width": 16, "depth": 1, "heads": 2, "hidden": 32, "codebook_dim": 8}
 #: The reconstruction decoder in quick mode.
@@ -138,14 +131,6 @@ CODEBOOK_METRICS: Dict[str, str] = {
     "codebook_perplexity": "perplexity"}
 
 
-class ModelPoint(NamedTuple):
-    """What selects the masked VQ-VAE serving a sweep point: codebook size ``J`` and masking ratio ``M_r``
-    (the other schemes have neither: one model for every point, at the parameters' values)."""
-
-    codebook_size: int
-    masking_ratio: float
-
-
 @dataclass
 class ServedModel:
     """One trained model of the system: the Keras model, its weight key and where it came from."""
@@ -166,193 +151,13 @@ class ServedModel:
     gallery: Optional[Tuple[torch.Tensor, torch.Tensor]] = None
     #: ``masking: noise_map``: the noise score of every patch position ``[N]`` (computed on first use).
     noise_map: Optional[torch.Tensor] = None
+    #: ``params.pretrain``: the MAE pre-training checkpoint's key and where it came from.
+    pretrain_record: Dict[str, Any] = field(default_factory=dict)
     #: Fig. 11(b): the reconstruction decoder (:class:`~.networks.ReconstructionDecoder`), its weight
     #: key and where it came from (loaded or trained on first use; None: not asked for).
     decoder: Any = None
     decoder_key: Optional[str] = None
     decoder_record: Dict[str, Any] = field(default_factory=dict)
-
-
-class StageParams(DecayingStageOverride):
-    """Overrides of the training stage."""
-
-
-class TrainingParams(TrainingBlock):
-    """The system's ``training:`` block."""
-
-    PRESETS: ClassVar[Mapping[str, Mapping[str, StageSettings]]] = {
-        "cpu": CPU_STAGES, "paper": PAPER_STAGES, "quick": QUICK_STAGES}
-
-    model: Optional[StageParams] = None
-    decoder: Optional[StageParams] = Field(None, description="the reconstruction decoder's stage (Fig. 11(b); "
-                                                             "default: cpu 20 epochs of batch 64, Adam 2e-3 halved "
-                                                             "every 8)")
-    num_train: Optional[int] = Field(None, ge=16, le=10**7, description=f"training images (default: cpu "
-                                                                        f"{CPU_TRAIN_IMAGES}, paper all)")
-
-
-class AttackParams(ParamsModel):
-    """PGD at test time (eq. 7): ``steps`` sign steps of ``step_size`` (default 2.5 epsilon / steps)."""
-
-    steps: int = Field(10, ge=1, le=1000)
-    step_size: Optional[float] = Field(None, gt=0, le=1)
-
-
-class ReceiverAttackParams(ParamsModel):
-    """Semantic noise at the receiver (sweep ``ssnr_db``): one perturbation ``dx`` per model, sent by an
-    attacker with ``antennas`` antennas through its own i.i.d. Rayleigh channel. ``perturbation:
-    universal`` is Algorithm 1's, from ``samples`` training images and ``steps`` ascent steps each;
-    ``gaussian``, the reference, is i.i.d. CN(0, 1) (seeded), received at the same SSNR."""
-
-    perturbation: Literal["universal", "gaussian"] = Field("universal", description="Algorithm 1's dx, or a "
-                                                                                     "random one of the same power")
-
-    samples: int = Field(256, ge=1, le=100000, strict=True, description="N: training images of Algorithm 1")
-    steps: int = Field(10, ge=1, le=1000, strict=True, description="K: ascent steps per image")
-    rho: float = Field(1.0, gt=0, le=100, description="weight of each image's direction in the sum")
-    antennas: int = Field(8, ge=1, le=64, strict=True, description="the attacker's transmit antennas (na)")
-
-
-class AdversarialParams(ParamsModel):
-    """Adversarial training (Algorithm 2): PGD at ``epsilon`` with ``steps`` on half of each batch, and
-    optionally adversarial weight perturbation (step 2; off by default, see ``awp_gamma``)."""
-
-    epsilon: float = Field(0.012, ge=0, le=1, description="L-inf budget on [0, 1] pixels (0.012 ~ 3/255)")
-    steps: int = Field(5, ge=1, le=100)
-    awp_gamma: float = Field(0.0, ge=0, le=1, description="adversarial weight perturbation budget gamma (0: "
-                                                           "none, the default: at 5e-3 and 1e-3 it kept the masked "
-                                                           "VQ-VAE at chance at CPU scale, README)")
-
-
-class NoiseMapParams(ParamsModel):
-    """The noise map of ``masking: noise_map`` (analysis note, "Masking"): per patch position, how
-    much the encoder's token ``z_e`` moves when the image carries semantic noise, measured once
-    per model on the unmasked encoder (all ``N`` positions kept) with the first ``samples``
-    training images against their PGD copies (eq. 7 at ``epsilon``, ``steps`` sign steps of
-    2.5 epsilon / steps, white box against the model with an ideal link). Shared by both ends:
-    no side information."""
-
-    score: Literal["displacement", "relative_displacement", "index_change"] = Field(
-        "displacement", description="displacement: mean ||z_e(s') - z_e(s)||_2 per position (the analysis note's "
-                                    "a_i); relative_displacement: the same over ||z_e(s)||_2; index_change: the "
-                                    "share of images whose codebook index at the position changes")
-    epsilon: float = Field(0.012, gt=0, le=1, description="L-inf PGD budget of the map (pixels in [0, 1])")
-    steps: int = Field(10, ge=1, le=1000, strict=True, description="PGD steps of the map")
-    samples: int = Field(256, ge=1, le=100000, strict=True,
-                         description="training images the map averages over (quick runs: at most 32)")
-    temperature: Optional[float] = Field(
-        None, ge=0, le=100, description="null: keep the round((1 - M_r) N) positions of lowest score, the same for "
-                                        "every image; tau >= 0: per image, Gumbel-top-k on -tau a_i / mean(a) "
-                                        "(the analysis note's training sampler at tau = 1; tau = 0 is random)")
-
-
-class ReconstructionParams(ParamsModel):
-    """The reconstruction decoder of Fig. 11(b) (scheme mvqvae): an MAE-style Transformer from the
-    receiver's token grid (received codebook vectors at the kept positions, a learned mask token
-    elsewhere, learned positions) to pixels, trained with MSE after the classifier, whose
-    transmitter, codebook and receiver stay frozen (its stage: ``training.decoder``). A post-hoc
-    stand-in for the paper's MAE pre-training decoder (the analysis note: 8 blocks x 512 at the
-    paper's scale, 2 x 64 at CPU scale), which is not built."""
-
-    width: int = Field(64, ge=4, le=2048, strict=True, description="decoder width")
-    depth: int = Field(2, ge=1, le=48, strict=True, description="decoder Transformer blocks")
-    heads: int = Field(4, ge=1, le=64, strict=True, description="attention heads (a divisor of width)")
-
-    @model_validator(mode="after")
-    def _heads_divide_width(self) -> "ReconstructionParams":
-        if self.width % self.heads:
-            raise ValueError(f"heads: width {self.width} is not a multiple of {self.heads} heads")
-        return self
-
-
-class MaskedVqvaeParams(ParamsModel):
-    """Parameters of ``masked_vqvae`` (defaults: ``../shared/notes/masked-vqvae-analysis.md``, CPU preset)."""
-
-    scheme: Literal["mvqvae", "jscc", "digital"] = Field(
-        "mvqvae", description="mvqvae (masked VQ-VAE, digital indices), jscc (JSCC-ViT, analog symbols) or digital "
-                              "(the JPEG + LDPC + QAM baseline with a ViT classifier at the receiver)")
-    fim: bool = Field(False, description="feature importance module (eqs. 13-16; not with scheme: digital)")
-    digital: Optional[DigitalParams] = Field(None, description="scheme: digital only: JPEG quality, LDPC rate, QAM "
-                                                               "order (default: q 75, rate 1/2, 16-QAM)")
-    adversarial: Optional[AdversarialParams] = Field(None, description="adversarial training (null: none)")
-    masking_ratio: float = Field(0.5, ge=0, lt=1, description="M_r in [0, 1) (mvqvae)")
-    masking: Literal["random", "noise_map"] = Field(
-        "random", description="which round((1 - M_r) N) patches the transmitter sends (mvqvae): random (MAE: a "
-                              "uniform subset per image) or noise_map (those whose encoder tokens move least under "
-                              "semantic noise, params.noise_map). A test-time setting: the model is trained, and "
-                              "its weights keyed, with random masking whatever this says (every shipped model; "
-                              "training on the noise map, the paper's Algorithm 3 step 2, is not implemented)")
-    noise_map: Optional[NoiseMapParams] = Field(None, description="masking: noise_map only: how the map is measured "
-                                                                  "and used (default: displacement under PGD at "
-                                                                  "0.012, 256 training images, lowest scores kept)")
-    patch: int = Field(4, ge=1, le=64, strict=True, description="patch side in pixels")
-    codebook_size: int = Field(256, ge=2, le=65536, strict=True, description="J, a power of two (mvqvae)")
-    codebook_dim: int = Field(32, ge=1, le=1024, strict=True, description="D: codebook vector length")
-    width: int = Field(64, ge=4, le=2048, strict=True)
-    depth: int = Field(4, ge=1, le=48, strict=True)
-    heads: int = Field(4, ge=1, le=64, strict=True)
-    hidden: int = Field(128, ge=4, le=8192, strict=True, description="width of the receiver's FC layers")
-    orthogonality: float = Field(1.0, ge=0, le=100, description="weight of the codebook orthogonality term")
-    fim_gamma: float = Field(1.0, ge=0, le=100, description="gamma of eq. (16)")
-    train_snr_db: float = Field(3.0, ge=-30, le=60, description="training SNR in dB (the paper: 3)")
-    epsilon: float = Field(0.0, ge=0, le=1, description="test-time PGD budget when the sweep does not set it")
-    attack: AttackParams = Field(default_factory=AttackParams)
-    receiver_attack: ReceiverAttackParams = Field(default_factory=ReceiverAttackParams)
-    ideal_channel: bool = Field(False, description="no channel at test time (Fig. 4(b)'s upper bound)")
-    train_channel: Optional[Dict[str, Any]] = Field(
-        None, description="the channel the model trains through, which keys its weights (default: the evaluated "
-                          "channel); e.g. a model trained on SVD 1 stream evaluated over 2 or 4 streams or "
-                          "precoding: none (not scheme: digital, whose classifier trains without a channel)")
-    reconstruction: Optional[ReconstructionParams] = Field(
-        None, description="scheme mvqvae: the reconstruction decoder of Fig. 11(b) (metrics psnr, ssim, mse and "
-                          "samples:), trained after the classifier with it frozen; null: the defaults (width 64, 2 "
-                          "blocks, 4 heads) when those metrics or samples ask for it")
-    gallery_images: int = Field(1000, ge=1, le=10**6, strict=True,
-                                description="retrieval (metric recall_at_1, Fig. 11(a)): the first test images form "
-                                            "the clean gallery, the queries are drawn from the others")
-    threads: Optional[int] = Field(None, ge=1, le=1024)
-
-    @field_validator("reconstruction")
-    @classmethod
-    def _reconstruction_needs_codebook(cls, value: Optional[ReconstructionParams],
-                                       info: ValidationInfo) -> Optional[ReconstructionParams]:
-        scheme = info.data.get("scheme")
-        if value is not None and scheme != "mvqvae":
-            raise ValueError(f"the reconstruction decoder reads the masked VQ-VAE's received codebook vectors; scheme "
-                             f"{scheme!r} has none (use scheme: mvqvae)")
-        return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> "MaskedVqvaeParams":
-        if self.codebook_size & (self.codebook_size - 1):
-            raise ValueError(f"codebook_size: {self.codebook_size} is not a power of two (indices are sent as "
-                             "log2 J bits)")
-        if self.width % self.heads:
-            raise ValueError(f"heads: width {self.width} is not a multiple of {self.heads} heads")
-        if self.digital is not None and self.scheme != "digital":
-            raise ValueError(f"digital: the JPEG + LDPC settings need scheme: digital (scheme is {self.scheme!r})")
-        if self.fim and self.scheme == "digital":
-            raise ValueError("fim: the digital baseline's ViT classifier has no feature importance module")
-        if self.masking == "noise_map" and self.scheme != "mvqvae":
-            raise ValueError(f"masking: noise_map chooses the patches the masked VQ-VAE sends; scheme "
-                             f"{self.scheme!r} sends every patch (use scheme: mvqvae)")
-        if self.noise_map is not None and self.masking != "noise_map":
-            raise ValueError("noise_map: these settings need masking: noise_map (masking is 'random')")
-        if self.train_channel is not None and self.scheme == "digital":
-            raise ValueError("train_channel: the digital baseline's classifier trains on images, without a channel")
-        return self
-
-    def reconstruction_settings(self) -> ReconstructionParams:
-        """The reconstruction decoder's settings (``params.reconstruction`` or its defaults)."""
-        return self.reconstruction if self.reconstruction is not None else ReconstructionParams()
-
-    def noise_map_settings(self) -> NoiseMapParams:
-        """The noise map's settings (``params.noise_map`` or its defaults)."""
-        return self.noise_map if self.noise_map is not None else NoiseMapParams()
-
-    def link_settings(self) -> DigitalParams:
-        """The digital baseline's settings (``params.digital`` or its defaults)."""
-        return self.digital if self.digital is not None else DigitalParams()
 
 
 @systems.register("masked_vqvae")
@@ -482,13 +287,45 @@ class MaskedVqvaeSystem(ImageSystem):
             return {"scheme": p.scheme, "adversarial": p.adversarial.model_dump() if p.adversarial else None,
                     "stage": stage_dict(self.stage()), "num_train": len(images), "seed": self.context.seed,
                     "quick": self.context.quick}
-        return {"scheme": p.scheme, "masking_ratio": mp.masking_ratio if p.scheme == "mvqvae" else None,
-                "orthogonality": p.orthogonality if p.scheme == "mvqvae" else None,
-                "fim_gamma": p.fim_gamma if p.fim else None, "fim_placement": "pre_norm" if p.fim else None,
-                "train_snr_db": p.train_snr_db,
-                "channel": self._train_channel(), "adversarial": p.adversarial.model_dump() if p.adversarial else None,
-                "stage": stage_dict(self.stage()), "num_train": len(images), "seed": self.context.seed,
-                "quick": self.context.quick}
+        identity = {"scheme": p.scheme, "masking_ratio": mp.masking_ratio if p.scheme == "mvqvae" else None,
+                    "orthogonality": p.orthogonality if p.scheme == "mvqvae" else None,
+                    "fim_gamma": p.fim_gamma if p.fim else None, "fim_placement": "pre_norm" if p.fim else None,
+                    "train_snr_db": p.train_snr_db, "channel": self._train_channel(),
+                    "adversarial": p.adversarial.model_dump() if p.adversarial else None,
+                    "stage": stage_dict(self.stage()), "num_train": len(images), "seed": self.context.seed,
+                    "quick": self.context.quick}
+        # only when set, so that the models trained before these options keep their keys
+        if p.pretrain is not None:
+            identity["pretrain"] = self.pretrain_key(mp)
+        if p.vq_terms != "sum" and p.scheme == "mvqvae":
+            identity["vq_terms"] = p.vq_terms
+        if p.trains_on_noise_map():
+            identity["train_masking"] = {"mode": "noise_map", **p.noise_map_settings().model_dump(
+                exclude={"temperature"})}
+        return identity
+
+    def pretrain_key(self, mp: Optional[ModelPoint] = None) -> str:
+        """Weight-store key of the MAE pre-training of ``mp``'s model (``params.pretrain``): its
+        version, the encoder and codebook architecture (no FIM), the decoder's, and its training
+        settings; shared by the models with and without FIM."""
+        mp = mp or self.default_point()
+        p = self.params
+        arch = {k: v for k, v in self.config(mp).items() if k not in ("fim", "hidden")}
+        images, _ = self._training_images()
+        identity = {"loss": "mse + eq. 12", "masking": "random", "masking_ratio": mp.masking_ratio,
+                    "orthogonality": p.orthogonality, "train_snr_db": p.train_snr_db,
+                    "channel": self._train_channel(), "stage": stage_dict(self.training.stage(
+                        "pretrain", quick=self.context.quick)),
+                    "num_train": len(images), "seed": self.context.seed, "quick": self.context.quick}
+        if p.vq_terms != "sum":
+            identity["vq_terms"] = p.vq_terms
+        return weight_key(PRETRAIN_VERSION, arch, self.pretrain_config(), identity, self.dataset.identity())
+
+    def pretrain_config(self) -> Dict[str, Any]:
+        """The pre-training decoder's architecture (quick mode: :data:`QUICK_DECODER_ARCH`)."""
+        if self.context.quick:
+            return dict(QUICK_DECODER_ARCH)
+        return (self.params.pretrain or PretrainParams()).model_dump()
 
     def symbols_per_image(self, mp: Optional[ModelPoint] = None) -> Optional[int]:
         """Channel symbols per image: the packed indices of the kept patches (mvqvae), one per patch
@@ -590,31 +427,45 @@ class MaskedVqvaeSystem(ImageSystem):
 
     def _load(self, mp: ModelPoint) -> ServedModel:
         """The trained model of ``mp``: from the weight store, or trained now (Algorithm 3's CPU schedule)."""
-        from .training import AdversarialTraining, Objectives, train_classifier_link
+        from .networks import transfer_pretrained
+        from .training import AdversarialTraining, NoiseMapMasking, Objectives, train_classifier_link
 
         p = self.params
         key = self.model_key(mp)
         log = None if self.context.quick else log_stderr
         record: Dict[str, Any] = {}
+        pretrain: Dict[str, Any] = {}
 
         def train(model: Any) -> Any:
             images, labels = self._training_images()
             adversarial = None if p.adversarial is None else AdversarialTraining(
                 epsilon=p.adversarial.epsilon, steps=p.adversarial.steps, awp_gamma=p.adversarial.awp_gamma)
+            if p.pretrain is not None:
+                pretrained, pretrain["record"] = self._pretrained(mp)
+                transfer_pretrained(pretrained, model)
+                record["pretrain"] = pretrain["record"]["key"]
+            noise_map = None
+            if p.trains_on_noise_map():
+                settings = p.noise_map_settings()
+                noise_map = NoiseMapMasking(lambda: self._measure_noise_map(model, settings),
+                                            float(settings.train_temperature))
             if log:
                 where = "clean images, no channel" if p.scheme == "digital" else f"{p.train_snr_db:g} dB"
                 log(f"[{self.context.label}] training {p.scheme} ({'FIM, ' if p.fim else ''}"
-                    f"{'AT' if adversarial else 'no AT'}; J {mp.codebook_size}, M_r {mp.masking_ratio:g}) "
-                    f"on {len(images)} images ({where})")
+                    f"{'AT' if adversarial else 'no AT'}; J {mp.codebook_size}, M_r {mp.masking_ratio:g}"
+                    f"{', pre-trained' if p.pretrain is not None else ''}"
+                    f"{', on the noise map' if noise_map is not None else ''}) on {len(images)} images ({where})")
             started = time.time()
             report = train_classifier_link(
                 model, to_tensor(images), labels, self.stage(), snr_db=p.train_snr_db,
                 masking_ratio=mp.masking_ratio,
                 link=self._training_link(mp.codebook_size) if p.scheme == "mvqvae" else None,
                 adversarial=adversarial,
-                weights=Objectives(orthogonality=p.orthogonality, fim_gamma=p.fim_gamma), seed=self.context.seed,
-                name=f"'{self.context.label}'", log=log)
+                weights=Objectives(orthogonality=p.orthogonality, fim_gamma=p.fim_gamma, vq_terms=p.vq_terms),
+                seed=self.context.seed, name=f"'{self.context.label}'", noise_map=noise_map, log=log)
             record["running_time_s"] = time.time() - started
+            if noise_map is not None and noise_map.maps:
+                record["training_noise_map"] = [round(float(v), 6) for v in noise_map.maps[-1]]
             return report
 
         trained = load_or_train(WeightStore(self.context.cache_dir, WEIGHT_KIND), key, build=lambda: self._build(mp),
@@ -624,7 +475,49 @@ class MaskedVqvaeSystem(ImageSystem):
         if p.scheme == "jscc" and self._trains_elsewhere():
             # evaluate over the system's channel: the channel layer has no weights, so nothing learned changes
             trained.model.channel.channel = self._link_channel()
-        return ServedModel(trained.model, key, {"key": key, "source": trained.source})
+        served = ServedModel(trained.model, key, {"key": key, "source": trained.source})
+        if p.pretrain is not None:
+            served.pretrain_record = pretrain.get("record") or {"key": self.pretrain_key(mp),
+                                                                 "source": "not loaded (the model was)"}
+        return served
+
+    def _pretrained(self, mp: ModelPoint) -> Tuple[Any, Dict[str, Any]]:
+        """The MAE pre-training checkpoint of ``mp``'s model (:class:`~.networks.MaskedAutoencoder`),
+        from the weight store or trained now (:func:`~.training.train_masked_autoencoder`), and
+        its record (key, source)."""
+        from .networks import build_pretrainer
+        from .training import Objectives, train_masked_autoencoder
+
+        p = self.params
+        key = self.pretrain_key(mp)
+        log = None if self.context.quick else log_stderr
+        record: Dict[str, Any] = {}
+        arch = {k: v for k, v in self.config(mp).items() if k != "fim"}
+
+        def train(model: Any) -> Any:
+            images, _ = self._training_images()
+            if log:
+                log(f"[{self.context.label}] MAE pre-training (J {mp.codebook_size}, M_r {mp.masking_ratio:g}) on "
+                    f"{len(images)} images ({p.train_snr_db:g} dB)")
+            started = time.time()
+            report = train_masked_autoencoder(
+                model, to_tensor(images), self.training.stage("pretrain", quick=self.context.quick),
+                snr_db=p.train_snr_db, masking_ratio=mp.masking_ratio, link=self._training_link(mp.codebook_size),
+                weights=Objectives(orthogonality=p.orthogonality, vq_terms=p.vq_terms), seed=self.context.seed,
+                name=f"'{self.context.label}' pre-training",
+                log=log)
+            record["running_time_s"] = time.time() - started
+            return report
+
+        trained = load_or_train(WeightStore(self.context.cache_dir, WEIGHT_KIND), key,
+                                build=lambda: build_pretrainer(self.image_shape, arch, self.pretrain_config(),
+                                                               self.dataset.num_classes),
+                                train=train, seed={"seed": self.context.seed, "key": key},
+                                info=lambda model: {"model": "masked_vqvae MAE pre-training (encoder without FIM, "
+                                                             "codebook, reconstruction decoder)",
+                                                    "config": arch, "decoder": self.pretrain_config(),
+                                                    "data": self.dataset.provenance(), **record})
+        return trained.model, {"key": key, "source": trained.source}
 
     # ----------------------------------------------------------------- Fig. 11(b): reconstruction decoder
     def _reconstructs(self) -> bool:
@@ -653,7 +546,14 @@ class MaskedVqvaeSystem(ImageSystem):
                     "masking_ratio": mp.masking_ratio, "train_snr_db": self.params.train_snr_db,
                     "channel": self._train_channel(), "stage": stage_dict(self.decoder_stage()),
                     "num_train": len(images), "seed": self.context.seed, "quick": self.context.quick}
+        if self._decoder_starts_pretrained():
+            identity["init"] = "the MAE pre-training decoder"
         return weight_key(DECODER_VERSION, self.decoder_config(), identity, parent=self.model_key(mp))
+
+    def _decoder_starts_pretrained(self) -> bool:
+        """True when the reconstruction decoder starts from the MAE pre-training decoder: the model
+        is pre-trained (``params.pretrain``) with a decoder of the same architecture."""
+        return self.params.pretrain is not None and self.decoder_config() == self.pretrain_config()
 
     def _decoder(self, mp: ModelPoint) -> Any:
         """The reconstruction decoder of the model of ``mp``: from the weight store, or trained now
@@ -674,10 +574,19 @@ class MaskedVqvaeSystem(ImageSystem):
                                  self.decoder_config())
 
         def train(decoder: Any) -> Any:
+            from .networks import transfer_decoder
+
             images, _ = self._training_images()
+            if self._decoder_starts_pretrained():
+                pretrained, pretrain_record = self._pretrained(mp)
+                transfer_decoder(pretrained, decoder)
+                record["init"] = pretrain_record["key"]
+                if served.pretrain_record.get("source") != "trained":
+                    served.pretrain_record = pretrain_record
             if log:
                 log(f"[{self.context.label}] training the reconstruction decoder of {served.key} (frozen) on "
-                    f"{len(images)} images ({p.train_snr_db:g} dB)")
+                    f"{len(images)} images ({p.train_snr_db:g} dB"
+                    f"{', from the pre-training decoder' if 'init' in record else ''})")
             started = time.time()
             with torch_threads(p.threads):
                 report = train_reconstruction_decoder(
@@ -689,8 +598,9 @@ class MaskedVqvaeSystem(ImageSystem):
 
         trained = load_or_train(WeightStore(self.context.cache_dir, WEIGHT_KIND), key, build=build, train=train,
                                 seed={"seed": self.context.seed, "key": key},
-                                info=lambda decoder: {"model": "masked_vqvae reconstruction decoder (post-hoc, "
-                                                               "MAE-style; stands in for MAE pre-training)",
+                                info=lambda decoder: {"model": "masked_vqvae reconstruction decoder (MAE-style, "
+                                                               + ("from the MAE pre-training decoder)"
+                                                                  if "init" in record else "post-hoc)"),
                                                       "config": self.decoder_config(), "parent": served.key,
                                                       "data": self.dataset.provenance(), **record})
         served.decoder, served.decoder_key = trained.model, key
@@ -789,31 +699,23 @@ class MaskedVqvaeSystem(ImageSystem):
         """The noise score ``[N]`` (float64) of every patch position for the model of ``mp``
         (:class:`NoiseMapParams`; :func:`.masking.noise_map_scores`), computed once. Deterministic:
         the first training images, PGD without a random start, no random draw."""
-        from .masking import noise_map_scores
-        from .networks import all_positions
-
         served = self.served[mp]
         if served.noise_map is None:
-            p, settings, model = self.params, self.params.noise_map_settings(), served.model
-            images, labels = self._training_images()
-            count = min(settings.samples, len(images), QUICK_RECEIVER_SAMPLES if self.context.quick else len(images))
-            clean, noisy = [], []
-            with torch_threads(p.threads):
-                for start in range(0, count, 250):
-                    stop = min(start + 250, count)
-                    x = to_tensor(images[start:stop])
-                    y = torch.as_tensor(labels[start:stop]).long()
-                    positions = all_positions(x.shape[0], model.num_positions)
-                    mu = torch.full((x.shape[0],), p.train_snr_db / 10.0)
-                    attacked = pgd_linf(lambda v: torch.nn.functional.cross_entropy(
-                        model.noiseless_logits(v, positions, mu), y, reduction="sum"), x, settings.epsilon,
-                        settings.steps)
-                    with torch.no_grad():
-                        clean.append(model.encode(x, positions, mu)[0])
-                        noisy.append(model.encode(attacked, positions, mu)[0])
-            served.noise_map = noise_map_scores(torch.cat(clean), torch.cat(noisy), settings.score,
-                                                model.quantizer.indices)
+            settings, model = self.params.noise_map_settings(), served.model
+            with torch_threads(self.params.threads):
+                served.noise_map = self._measure_noise_map(model, settings)
         return served.noise_map
+
+    def _measure_noise_map(self, model: Any, settings: "NoiseMapParams") -> torch.Tensor:
+        """The noise map ``[N]`` of ``model`` on its first ``settings.samples`` training images
+        (quick runs: at most :data:`QUICK_RECEIVER_SAMPLES`; :func:`.masking.measure_noise_map`)."""
+        from .masking import measure_noise_map
+
+        images, labels = self._training_images()
+        count = min(settings.samples, len(images), QUICK_RECEIVER_SAMPLES if self.context.quick else len(images))
+        return measure_noise_map(model, to_tensor(images[:count]), torch.as_tensor(labels[:count]).long(),
+                                 mu_value=self.params.train_snr_db / 10.0, epsilon=settings.epsilon,
+                                 steps=settings.steps, score=settings.score)
 
     def _wants(self, *names: str) -> bool:
         """True if the scenario reports any of the metrics ``names`` (or its metrics are unknown)."""
@@ -1228,7 +1130,9 @@ class MaskedVqvaeSystem(ImageSystem):
             info["train_channel"] = self._train_channel()
         if p.scheme == "mvqvae" and p.masking == "noise_map":
             info["masking"] = {"mode": "noise_map", **p.noise_map_settings().model_dump(),
-                               "trained_with": "random masking (the model's weights)",
+                               "trained_with": ("the noise map (Algorithm 3 step 2, Gumbel-top-k at "
+                                                f"{p.noise_map_settings().train_temperature:g} from epoch 2)"
+                                                if p.trains_on_noise_map() else "random masking"),
                                "scores": {f"J={mp.codebook_size},M_r={mp.masking_ratio:g}": [
                                    round(float(v), 6) for v in served.noise_map]
                                    for mp, served in self.served.items() if served.noise_map is not None}}
@@ -1239,13 +1143,21 @@ class MaskedVqvaeSystem(ImageSystem):
             info["reconstruction"] = {
                 "decoder": next(iter(decoders.values())) if len(decoders) == 1 else decoders,
                 "config": self.decoder_config(), "stage": stage_dict(self.decoder_stage()),
-                "what": "post-hoc MAE-style decoder trained after the classifier (transmitter, codebook and receiver "
-                        "frozen) with MSE on clean training images through the link at the training SNR; stands in "
-                        "for the paper's MAE pre-training decoder, which is not built",
+                "what": "MAE-style decoder trained after the classifier (transmitter, codebook and receiver frozen) "
+                        "with MSE on clean training images through the link at the training SNR, "
+                        + ("started from the MAE pre-training decoder" if self._decoder_starts_pretrained()
+                           else "from scratch (post-hoc; the model has no MAE pre-training)"),
                 "metrics": "psnr/ssim/mse of the 8-bit reconstruction against the clean test image",
                 "reference_mean_image": reference}
-            info["footer_note"] = (f"reconstruction: post-hoc decoder (no MAE pre-training); sending nothing (mean "
+            origin = "from the MAE pre-training decoder" if self._decoder_starts_pretrained() else \
+                "post-hoc decoder (no MAE pre-training)"
+            info["footer_note"] = (f"reconstruction: {origin}; sending nothing (mean "
                                    f"training image): PSNR {reference['psnr_db']:.1f} dB, SSIM {reference['ssim']:.2f}")
+        if p.pretrain is not None:
+            info["pretrain"] = {"decoder": self.pretrain_config(),
+                                "stage": stage_dict(self.training.stage("pretrain", quick=self.context.quick)),
+                                "checkpoints": {f"J={mp.codebook_size},M_r={mp.masking_ratio:g}": served.pretrain_record
+                                                for mp, served in self.served.items()}}
         if p.scheme == "mvqvae":
             info["bits_per_index"] = bits_per_index(p.codebook_size)
             from .codebook import coherence
@@ -1263,60 +1175,10 @@ class MaskedVqvaeSystem(ImageSystem):
 
     def trained_weights(self) -> List[Tuple[str, str]]:
         out = [(WEIGHT_KIND, served.key) for served in self.served.values()]
+        if self.params.pretrain is not None:  # the lineage of the model and of a decoder started from it
+            out += [(WEIGHT_KIND, self.pretrain_key(mp)) for mp in self.served]
         return out + [(WEIGHT_KIND, served.decoder_key) for served in self.served.values()
                       if served.decoder_key is not None]
 
 
-def check_receiver_attack(params: MaskedVqvaeParams, channel: Optional[Mapping[str, Any]]) -> None:
-    """A sweep over ``ssnr_db`` (Algorithm 1 at the receiver) needs a learned receiver on a MIMO
-    channel with SVD precoding (the attacker's channel and the differentiable detector).
-
-    :raises UserError: naming the field that rules it out.
-    """
-    if params.scheme == "digital":
-        raise UserError("sweep: ssnr_db: the digital baseline (scheme: digital) has no differentiable receiver "
-                        "for Algorithm 1 (the paper's Fig. 8 leaves JPEG+LDPC out)")
-    if params.ideal_channel:
-        raise UserError("params.ideal_channel: ssnr_db adds semantic noise at the receiver, through the channel")
-    spec = dict(channel or {})
-    if spec.get("type") != "mimo" or spec.get("precoding") != "svd":
-        raise UserError("channel: ssnr_db (semantic noise at the receiver, eq. 8) needs channel type mimo with "
-                        "precoding: svd")
-
-
-def check_feature(params: MaskedVqvaeParams, feature: float, positions: int, shape: str) -> None:
-    """Fig. 9's sweep ``feature``: a 1-based patch position of the masked VQ-VAE.
-
-    :raises UserError: naming the sweep field when ``feature`` is not an integer in
-        ``1..positions`` or the scheme has no masked VQ-VAE encoder to probe.
-    """
-    if params.scheme != "mvqvae":
-        raise UserError(f"sweep: feature (Fig. 9's activation probe) needs scheme: mvqvae (params.scheme is "
-                        f"{params.scheme!r})")
-    if float(feature) != int(feature) or not 1 <= int(feature) <= positions:
-        raise UserError(f"sweep: feature {feature:g} is not a patch position 1..{positions} (patch {params.patch} "
-                        f"of {shape} images)")
-
-
-def model_point(params: MaskedVqvaeParams, point: Mapping[str, float]) -> ModelPoint:
-    """The model serving sweep ``point``: its ``codebook_size`` and ``masking_ratio`` (the
-    parameters' where the point does not set them; always the parameters' for jscc and digital,
-    which have neither a codebook nor masking).
-
-    :raises UserError: naming the sweep field when ``codebook_size`` is not an integer power of
-        two >= 2 (indices are sent as ``log2 J`` bits) or ``masking_ratio`` is outside [0, 1).
-    """
-    size = point.get("codebook_size", params.codebook_size)
-    ratio = float(point.get("masking_ratio", params.masking_ratio))
-    if float(size) != int(size) or int(size) < 2 or int(size) & (int(size) - 1) or int(size) > 65536:
-        raise UserError(f"sweep: codebook_size {size:g} is not a power of two in 2..65536 (indices are sent as "
-                        "log2 J bits)")
-    if not 0 <= ratio < 1:
-        raise UserError(f"sweep: masking_ratio {ratio:g} is outside [0, 1) (the fraction of patches removed)")
-    if params.scheme != "mvqvae":
-        return ModelPoint(params.codebook_size, params.masking_ratio)
-    return ModelPoint(int(size), ratio)
-
-
-__all__ = ["MaskedVqvaeSystem", "MaskedVqvaeParams", "ModelPoint", "ReconstructionParams", "WEIGHT_KIND",
-           "model_point"]
+__all__ = ["MaskedVqvaeSystem", "WEIGHT_KIND"]

@@ -3,7 +3,12 @@
 One step per batch (the CPU schedule of Algorithm 3, its passes merged; README, "Masked
 VQ-VAE"):
 
-1. positions: every image keeps ``round((1 - M_r) N)`` patches (:mod:`.masking`);
+0. (``params.pretrain``) the model starts from an MAE pre-training
+   (:func:`train_masked_autoencoder`: image reconstruction, eq. 12 with MSE; its encoder
+   and codebook copied by :func:`~.networks.transfer_pretrained`);
+1. positions: every image keeps ``round((1 - M_r) N)`` patches (:mod:`.masking`), at random,
+   or (Algorithm 3 step 2, :class:`NoiseMapMasking`) from the second epoch by Gumbel-top-k
+   on the noise map measured after each epoch;
 2. adversarial training (Algorithm 2): half of the batch is replaced by its PGD image
    (eq. 7, against the model with an ideal link, ``K`` steps of ``alpha``) at fixed
    weights; with ``awp_gamma > 0``, one ascent step of adversarial weight perturbation
@@ -12,7 +17,8 @@ VQ-VAE"):
    (:class:`RemovePerturbation`). The systems default to ``awp_gamma = 0``: measured at
    CPU scale, AWP at 5e-3 or 1e-3 kept the masked VQ-VAE at chance (README);
 3. the loss: eq. (12) with a cross-entropy first term, ``CE + ||sg(z_e) - e||^2 +
-   beta ||z_e - sg(e)||^2``, plus the orthogonality term (``orthogonality`` weight), plus
+   beta ||z_e - sg(e)||^2`` (each squared norm summed over the ``D`` values, or averaged:
+   ``vq_terms``), plus the orthogonality term (``orthogonality`` weight), plus
    eq. (16)'s ``gamma CE(p_FIM, z)`` with a FIM. The masked VQ-VAE is trained through
    its digital link: the indices cross the real channel at the training SNR (bits,
    16-QAM, MIMO, hard decisions) and the *received* codebook vectors reach the receiver,
@@ -24,13 +30,13 @@ VQ-VAE"):
 :func:`train_reconstruction_decoder` (Fig. 11(b)) is a separate, later stage: a
 :class:`~.networks.ReconstructionDecoder` learns to rebuild the image from the tokens a
 trained masked VQ-VAE's receiver gets, with the transmitter, codebook and receiver frozen
-(bit-identical afterwards). It stands in for the paper's MAE pre-training, which is not built.
+(bit-identical afterwards), from scratch or from the MAE pre-training's decoder.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -42,7 +48,7 @@ from ...phy.base import snr_db_to_no
 from .codebook import orthogonality_loss, straight_through
 from .index_link import IndexLink
 from .masking import kept_positions
-from .networks import JsccViT, MaskedVQVAE, ReconstructionDecoder, ViTClassifier, all_positions
+from .networks import JsccViT, MaskedAutoencoder, MaskedVQVAE, ReconstructionDecoder, ViTClassifier, all_positions
 
 
 @dataclass(frozen=True)
@@ -62,10 +68,13 @@ class AdversarialTraining:
 
 @dataclass(frozen=True)
 class Objectives:
-    """Loss weights: ``orthogonality`` (Fig. 10's codebook term) and ``fim_gamma`` (eq. 16's gamma)."""
+    """Loss weights: ``orthogonality`` (Fig. 10's codebook term) and ``fim_gamma`` (eq. 16's
+    gamma); ``vq_terms``: how eq. (12)'s codebook and commitment terms reduce each token's
+    values (:meth:`~.codebook.VectorQuantizer.loss_terms`: ``sum`` or ``mean``)."""
 
     orthogonality: float = 1.0
     fim_gamma: float = 1.0
+    vq_terms: str = "sum"
 
 
 class RemovePerturbation(GradientTransform):
@@ -94,13 +103,38 @@ def adversarial_batch(loss_of: Callable[[torch.Tensor, torch.Tensor], torch.Tens
     return torch.cat([attacked, images[count:]])
 
 
+@dataclass
+class NoiseMapMasking:
+    """Algorithm 3 step 2, training on the noise map: the first epoch masks at random; after
+    every epoch ``measure`` gives the noise map ``[N]`` of the model as it is then
+    (:func:`~.masking.measure_noise_map`), and the next epoch keeps patches by Gumbel-top-k
+    on ``-temperature a_i / mean(a)`` (:func:`~.masking.kept_positions`). ``maps`` collects
+    the measured maps, one per epoch."""
+
+    measure: Callable[[], torch.Tensor]
+    temperature: float = 1.0
+    maps: List[torch.Tensor] = field(default_factory=list)
+
+    def after_epoch(self, epoch: int) -> None:
+        self.maps.append(self.measure())
+
+    @property
+    def scores(self) -> Optional[torch.Tensor]:
+        """The latest map (None before the first epoch ends: random masking)."""
+        return self.maps[-1] if self.maps else None
+
+
 def train_classifier_link(model: Any, images: np.ndarray, labels: np.ndarray, settings: StageSettings, *,
                           snr_db: float, masking_ratio: float, link: Optional[IndexLink],
                           adversarial: Optional[AdversarialTraining], weights: Objectives, seed: int, name: str,
+                          noise_map: Optional[NoiseMapMasking] = None,
                           log: Optional[Callable[[str], None]] = None) -> TrainingReport:
     """Train a :class:`~.networks.MaskedVQVAE` (through ``link``), a :class:`~.networks.JsccViT`
     (through its channel layer) or a :class:`~.networks.ViTClassifier` (on the images; ``snr_db``
-    unused) on ``images`` ``[N, C, H, W]`` float in [0, 1], ``labels`` ``[N]``."""
+    unused) on ``images`` ``[N, C, H, W]`` float in [0, 1], ``labels`` ``[N]``.
+
+    ``noise_map`` (masked VQ-VAE only): mask by the noise map from the second epoch on
+    (:class:`NoiseMapMasking`); None: random masking throughout."""
     masks = torch.Generator().manual_seed(seed + 1)
     mu_value = snr_db / 10.0
     is_vq = isinstance(model, MaskedVQVAE)
@@ -113,6 +147,9 @@ def train_classifier_link(model: Any, images: np.ndarray, labels: np.ndarray, se
     def positions_for(batch: int) -> torch.Tensor:
         if not is_vq:
             return all_positions(batch, model.num_positions)
+        if noise_map is not None and noise_map.scores is not None:
+            return kept_positions(batch, model.num_positions, masking_ratio, masks, scores=noise_map.scores,
+                                  temperature=noise_map.temperature)
         return kept_positions(batch, model.num_positions, masking_ratio, masks)
 
     def mu_for(batch: int) -> torch.Tensor:
@@ -139,7 +176,7 @@ def train_classifier_link(model: Any, images: np.ndarray, labels: np.ndarray, se
             with torch.no_grad():
                 received = link.transmit(indices, float(snr_db_to_no(snr_db))).indices
             logits = model.receiver(straight_through(z_e, model.quantizer.lookup(received)), positions)
-            codebook, commitment = model.quantizer.loss_terms(z_e, indices)
+            codebook, commitment = model.quantizer.loss_terms(z_e, indices, weights.vq_terms)
             loss = _cross_entropy(logits, y) + codebook + commitment
             if weights.orthogonality > 0:
                 loss = loss + weights.orthogonality * orthogonality_loss(model.quantizer.codebook)
@@ -162,8 +199,48 @@ def train_classifier_link(model: Any, images: np.ndarray, labels: np.ndarray, se
     objective = Objective("model", [model], loss, settings.learning_rate, decay_every=settings.decay_every,
                           decay_factor=settings.decay_factor)
     loop = TrainingLoop(name, data, [objective], epochs=settings.epochs, seed=seed,
-                        transform=RemovePerturbation(awp) if awp is not None else None, log=log)
+                        transform=RemovePerturbation(awp) if awp is not None else None,
+                        after_epoch=[noise_map.after_epoch] if noise_map is not None and is_vq else (), log=log)
     return loop.run()
+
+
+def train_masked_autoencoder(model: MaskedAutoencoder, images: torch.Tensor, settings: StageSettings, *,
+                             snr_db: float, masking_ratio: float, link: IndexLink, weights: Objectives, seed: int,
+                             name: str, log: Optional[Callable[[str], None]] = None) -> TrainingReport:
+    """The MAE pre-training (paper Sec. III-A, Algorithm 3's "pre-trained masked VQ-VAE"):
+    ``model`` (:class:`~.networks.MaskedAutoencoder`) learns to rebuild ``images``
+    ``[N, C, H, W]`` (float in [0, 1]) from the codebook vectors of their kept patches.
+
+    Per batch: random MAE masking at ``masking_ratio``; the encoder's ``z_e`` at the kept
+    positions, their indices sent through ``link`` at ``snr_db`` (bits, 16-QAM, the channel,
+    hard decisions; no gradient), the *received* codebook vectors with straight-through
+    gradients to ``z_e`` -> the decoder; the loss is eq. (12) with the mean squared error per
+    pixel (over the whole image) as its first term, plus the codebook terms of ``weights``
+    (orthogonality, the reduction of eq. 12's terms; its ``fim_gamma`` is unused), as the
+    classifier stage adds them.
+    """
+    masks = torch.Generator().manual_seed(seed + 1)
+    no = float(snr_db_to_no(snr_db))
+
+    def loss(batch: Any) -> torch.Tensor:
+        (x,) = batch
+        x = x.float()
+        positions = kept_positions(x.shape[0], model.num_positions, masking_ratio, masks)
+        z_e, _ = model.encoder(x, positions)
+        indices = model.quantizer.indices(z_e.detach())
+        with torch.no_grad():
+            received = link.transmit(indices, no).indices
+        output = model.decoder(straight_through(z_e, model.quantizer.lookup(received)), positions)
+        codebook, commitment = model.quantizer.loss_terms(z_e, indices, weights.vq_terms)
+        value = torch.nn.functional.mse_loss(output, x) + codebook + commitment
+        if weights.orthogonality > 0:
+            value = value + weights.orthogonality * orthogonality_loss(model.quantizer.codebook)
+        return value
+
+    data = Batches([torch.as_tensor(images)], settings.batch_size)
+    objective = Objective("pretrain", [model], loss, settings.learning_rate, decay_every=settings.decay_every,
+                          decay_factor=settings.decay_factor)
+    return TrainingLoop(name, data, [objective], epochs=settings.epochs, seed=seed, log=log).run()
 
 
 def train_reconstruction_decoder(model: MaskedVQVAE, decoder: ReconstructionDecoder, images: torch.Tensor,
@@ -176,8 +253,8 @@ def train_reconstruction_decoder(model: MaskedVQVAE, decoder: ReconstructionDeco
     transmitter's indices (no gradient), the real digital link (bits, 16-QAM, the channel, hard
     decisions), the *received* codebook vectors -> ``decoder`` -> the mean squared error per
     pixel against the clean image. ``model`` is frozen (not trainable during the loop, in no
-    optimizer): its weights are bit-identical afterwards. A post-hoc decoder standing in for the
-    paper's MAE pre-training decoder, which is not built.
+    optimizer): its weights are bit-identical afterwards. ``decoder`` may start from scratch
+    (post-hoc) or from the MAE pre-training's decoder (:func:`~.networks.transfer_decoder`).
     """
     masks = torch.Generator().manual_seed(seed + 1)
     no = float(snr_db_to_no(snr_db))
@@ -199,5 +276,6 @@ def train_reconstruction_decoder(model: MaskedVQVAE, decoder: ReconstructionDeco
     return loop.run()
 
 
-__all__ = ["AdversarialTraining", "Objectives", "RemovePerturbation", "adversarial_batch", "train_classifier_link",
-           "train_reconstruction_decoder", "JsccViT", "MaskedVQVAE", "ReconstructionDecoder", "ViTClassifier"]
+__all__ = ["AdversarialTraining", "NoiseMapMasking", "Objectives", "RemovePerturbation", "adversarial_batch",
+           "train_classifier_link", "train_masked_autoencoder", "train_reconstruction_decoder", "JsccViT",
+           "MaskedVQVAE", "ReconstructionDecoder", "ViTClassifier"]
