@@ -47,6 +47,7 @@ from ..._backend import ensure_keras_torch
 from ...layers import ChannelLayer, PowerNormalization
 from ...layers.transformer import TransformerBlock
 from .codebook import VectorQuantizer
+from .symbols import patch_grid
 
 ensure_keras_torch()
 import keras  # noqa: E402
@@ -67,6 +68,18 @@ def unpatchify(tokens: torch.Tensor, patch: int, shape: Tuple[int, int, int]) ->
     return x.permute(0, 5, 1, 3, 2, 4).reshape(b, c, h, w)
 
 
+def resize_images(images: torch.Tensor, size: Optional[int]) -> torch.Tensor:
+    """``[B, C, H, W]`` in [0, 1] -> ``[B, C, size, size]``: bicubic (clipped to [0, 1]) when
+    enlarging, area averaging when shrinking; unchanged when ``size`` is None or already the
+    images' size. Differentiable (attacks pass through it)."""
+    if size is None or tuple(images.shape[-2:]) == (size, size):
+        return images
+    if size >= max(images.shape[-2:]):
+        return torch.nn.functional.interpolate(images, size=(size, size), mode="bicubic",
+                                               align_corners=False).clamp(0.0, 1.0)
+    return torch.nn.functional.interpolate(images, size=(size, size), mode="area")
+
+
 def gather_tokens(tokens: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
     """``[B, N, d]`` at ``[B, K]`` positions -> ``[B, K, d]``."""
     return torch.gather(tokens, 1, positions.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
@@ -85,13 +98,13 @@ def all_positions(batch: int, num_positions: int, device: Any = "cpu") -> torch.
     return torch.arange(num_positions, device=device).unsqueeze(0).expand(batch, -1)
 
 
-def transformer_trunk(layer: keras.layers.Layer, num_positions: int, width: int, depth: int,
-                      heads: int) -> Tuple[Any, List["TransformerBlock"], keras.layers.LayerNormalization]:
+def transformer_trunk(layer: keras.layers.Layer, num_positions: int, width: int, depth: int, heads: int,
+                      mlp_ratio: int = 2) -> Tuple[Any, List["TransformerBlock"], keras.layers.LayerNormalization]:
     """The ViT trunk of ``layer``, built: learned positions ``[num_positions, width]`` (a weight
-    of ``layer``), ``depth`` transformer blocks of MLP width ``2 width`` and the final LayerNorm."""
+    of ``layer``), ``depth`` transformer blocks of MLP width ``mlp_ratio width`` and the final LayerNorm."""
     position = layer.add_weight(shape=(num_positions, width), name="position",
                                 initializer=keras.initializers.RandomNormal(stddev=0.02))
-    blocks = [TransformerBlock(width, heads, 2 * width, name=f"block{i}") for i in range(depth)]
+    blocks = [TransformerBlock(width, heads, mlp_ratio * width, name=f"block{i}") for i in range(depth)]
     for block in blocks:
         block.build((None, None, width))
     norm = keras.layers.LayerNormalization(epsilon=1e-6, name="norm")
@@ -134,16 +147,22 @@ class MaskedViTEncoder(keras.layers.Layer):
     :param image_shape: ``(H, W, C)``. :param patch: ``P``. :param width, depth, heads: the ViT.
     :param out_dim: ``D`` (codebook dimension) or 2 (one complex symbol per token, JSCC-ViT).
     :param classes: the task's classes (for the FIM). :param fim: insert the FIM.
+    :param input_size: the ViT sees the images resized to ``input_size x input_size``
+        (:func:`resize_images`; the paper's CIFAR-10 at 224); None: as they are.
+    :param mlp_ratio: each block's MLP width over ``width`` (2; ViT-B's 4 at the paper preset).
     """
 
     def __init__(self, image_shape: Tuple[int, int, int], patch: int, width: int, depth: int, heads: int,
-                 out_dim: int, classes: int, fim: bool = False, **kwargs: Any) -> None:
+                 out_dim: int, classes: int, fim: bool = False, input_size: Optional[int] = None,
+                 mlp_ratio: int = 2, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        h, w, c = image_shape
-        self.patch, self.num_positions = int(patch), (h // patch) * (w // patch)
+        c = image_shape[2]
+        rows, cols = patch_grid(image_shape, patch, input_size)
+        self.patch, self.num_positions, self.input_size = int(patch), rows * cols, input_size
         self.embed = keras.layers.Dense(width, name="embed")
         self.embed.build((None, patch * patch * c))
-        self.position, self.blocks, self.norm = transformer_trunk(self, self.num_positions, width, depth, heads)
+        self.position, self.blocks, self.norm = transformer_trunk(self, self.num_positions, width, depth, heads,
+                                                                  mlp_ratio)
         self.fim = FeatureImportance(self.num_positions, classes, name="fim") if fim else None
         self.project = keras.layers.Dense(out_dim, name="project")
         self.project.build((None, None, width))
@@ -152,7 +171,7 @@ class MaskedViTEncoder(keras.layers.Layer):
         """``(tokens [B, K, w], FIM logits or None)``: the last block's output at the kept
         positions, reweighted by the FIM when there is one (before the final LayerNorm; Fig. 9's
         activation of position ``n`` is its token's mean over the ``w`` values, eq. 13)."""
-        tokens = self.embed(patchify(images, self.patch)) + self.position.value
+        tokens = self.embed(patchify(resize_images(images, self.input_size), self.patch)) + self.position.value
         x = gather_tokens(tokens, positions)
         for block in self.blocks:
             x = block(x)
@@ -166,6 +185,15 @@ class MaskedViTEncoder(keras.layers.Layer):
     def call(self, images: Any, positions: Any, mu: Any = None) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         x, aux = self.features(images, positions, mu)
         return self.project(self.norm(x)), aux
+
+
+def build_encoder(image_shape: Tuple[int, int, int], config: Dict[str, Any], out_dim: int, classes: int,
+                  fim: bool) -> MaskedViTEncoder:
+    """The :class:`MaskedViTEncoder` of ``config`` (``patch``, ``width``, ``depth``, ``heads`` and the
+    optional ``image_size`` and ``mlp_ratio``) with ``out_dim`` values per token."""
+    return MaskedViTEncoder(image_shape, config["patch"], config["width"], config["depth"], config["heads"], out_dim,
+                            classes, fim=fim, input_size=config.get("image_size"),
+                            mlp_ratio=config.get("mlp_ratio", 2), name="encoder")
 
 
 class TaskReceiver(keras.layers.Layer):
@@ -211,9 +239,7 @@ class MaskedVQVAE(keras.Model):
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.config = dict(config)
-        self.encoder = MaskedViTEncoder(image_shape, config["patch"], config["width"], config["depth"],
-                                        config["heads"], config["codebook_dim"], classes, fim=config["fim"],
-                                        name="encoder")
+        self.encoder = build_encoder(image_shape, config, config["codebook_dim"], classes, config["fim"])
         self.quantizer = VectorQuantizer(config["codebook_size"], config["codebook_dim"], name="quantizer")
         self.receiver = TaskReceiver(self.encoder.num_positions, config["codebook_dim"], config["hidden"], classes,
                                      name="receiver")
@@ -262,8 +288,7 @@ class JsccViT(keras.Model):
                  channel: Optional[ChannelLayer] = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.config = dict(config)
-        self.encoder = MaskedViTEncoder(image_shape, config["patch"], config["width"], config["depth"],
-                                        config["heads"], 2, classes, fim=config["fim"], name="encoder")
+        self.encoder = build_encoder(image_shape, config, 2, classes, config["fim"])
         self.normalise = PowerNormalization(name="power")
         self.expand = keras.layers.Dense(config["codebook_dim"], name="expand")
         self.expand.build((None, None, 2))
@@ -318,8 +343,7 @@ class ViTClassifier(keras.Model):
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.config = dict(config)
-        self.encoder = MaskedViTEncoder(image_shape, config["patch"], config["width"], config["depth"],
-                                        config["heads"], config["codebook_dim"], classes, fim=False, name="encoder")
+        self.encoder = build_encoder(image_shape, config, config["codebook_dim"], classes, False)
         self.receiver = TaskReceiver(self.encoder.num_positions, config["codebook_dim"], config["hidden"], classes,
                                      name="receiver")
 
@@ -356,17 +380,21 @@ class ReconstructionDecoder(keras.Model):
 
     :param image_shape: ``(H, W, C)``. :param patch: ``P``. :param dim: ``D``, the codebook dimension.
     :param width, depth, heads: the decoder's Transformer.
+    :param input_size: the encoder's ``input_size`` (the grid of ``input_size / P`` patches per
+        side); the output is resized back to ``(H, W)`` (:func:`resize_images`, area).
 
     :input vectors: ``[B, K, D]`` received codebook vectors; :input positions: ``[B, K]`` int64.
     :output: images ``[B, C, H, W]`` in [0, 1].
     """
 
     def __init__(self, image_shape: Tuple[int, int, int], patch: int, dim: int, width: int, depth: int,
-                 heads: int, **kwargs: Any) -> None:
+                 heads: int, input_size: Optional[int] = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         h, w, c = image_shape
-        self.image_shape, self.patch = (int(h), int(w), int(c)), int(patch)
-        self.num_positions = (h // patch) * (w // patch)
+        self.image_shape, self.patch, self.input_size = (int(h), int(w), int(c)), int(patch), input_size
+        rows, cols = patch_grid(self.image_shape, self.patch, input_size)
+        self.grid = (rows * self.patch, cols * self.patch)
+        self.num_positions = rows * cols
         self.embed = keras.layers.Dense(width, name="embed")
         self.embed.build((None, None, dim))
         self.mask_token = self.add_weight(shape=(width,), name="mask_token",
@@ -385,7 +413,10 @@ class ReconstructionDecoder(keras.Model):
             x = block(x)
         pixels = torch.sigmoid(self.pixels(self.norm(x)))  # [B, N, P P C]
         h, w, c = self.image_shape
-        return unpatchify(pixels, self.patch, (c, h, w))
+        images = unpatchify(pixels, self.patch, (c, *self.grid))
+        if self.grid != (h, w):
+            images = torch.nn.functional.interpolate(images, size=(h, w), mode="area")
+        return images
 
 
 class MaskedAutoencoder(keras.Model):
@@ -408,12 +439,11 @@ class MaskedAutoencoder(keras.Model):
                  classes: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.config, self.decoder_config = dict(config), dict(decoder)
-        self.encoder = MaskedViTEncoder(image_shape, config["patch"], config["width"], config["depth"],
-                                        config["heads"], config["codebook_dim"], classes, fim=False,
-                                        name="encoder")
+        self.encoder = build_encoder(image_shape, config, config["codebook_dim"], classes, False)
         self.quantizer = VectorQuantizer(config["codebook_size"], config["codebook_dim"], name="quantizer")
         self.decoder = ReconstructionDecoder(image_shape, config["patch"], config["codebook_dim"], decoder["width"],
-                                             decoder["depth"], decoder["heads"], name="decoder")
+                                             decoder["depth"], decoder["heads"], input_size=config.get("image_size"),
+                                             name="decoder")
 
     def build(self, input_shape: Any) -> None:
         """Nothing to create here: the sub-layers are built in ``__init__``."""
@@ -475,9 +505,12 @@ def build_pretrainer(image_shape: Tuple[int, int, int], config: Dict[str, Any], 
     return model
 
 
-def build_decoder(image_shape: Tuple[int, int, int], patch: int, dim: int, config: Dict[str, Any]) -> keras.Model:
-    """A built :class:`ReconstructionDecoder` (``config``: ``width``, ``depth``, ``heads``)."""
-    decoder = ReconstructionDecoder(image_shape, patch, dim, config["width"], config["depth"], config["heads"])
+def build_decoder(image_shape: Tuple[int, int, int], patch: int, dim: int, config: Dict[str, Any],
+                  input_size: Optional[int] = None) -> keras.Model:
+    """A built :class:`ReconstructionDecoder` (``config``: ``width``, ``depth``, ``heads``; ``input_size``:
+    the encoder's)."""
+    decoder = ReconstructionDecoder(image_shape, patch, dim, config["width"], config["depth"], config["heads"],
+                                    input_size=input_size)
     n = decoder.num_positions
     decoder(torch.zeros(1, n, dim), torch.arange(n).unsqueeze(0))
     return decoder

@@ -35,6 +35,25 @@ QUICK_STAGES: Dict[str, StageSettings] = {"model": StageSettings(1, 32, 1e-3),
                                           "pretrain": StageSettings(1, 32, 1e-3)}
 
 
+#: ``params.preset: paper`` (analysis note, "Architecture", paper preset): the paper's 224x224
+#: images (CIFAR-10 upsampled) in 16x16 patches, a ViT of 14 blocks and 12 heads (width 768,
+#: ViT-B's), a codebook of dimension 256 (D >= J, so orthogonality is attainable), the task
+#: head's FC width 512, MLPs 4 x the width (ViT-B's); for a GPU. Fields the scenario gives win.
+PAPER_ARCH: Dict[str, Any] = {"patch": 16, "image_size": 224, "width": 768, "depth": 14, "heads": 12, "mlp_ratio": 4,
+                              "hidden": 512, "codebook_dim": 256}
+#: The MAE decoder at the paper preset (8 blocks x 512, MAE's), for ``pretrain`` and ``reconstruction``.
+PAPER_DECODER: Dict[str, Any] = {"width": 512, "depth": 8, "heads": 16}
+
+
+def training_spec(params: "MaskedVqvaeParams", training: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """The ``training:`` block to validate: as given, with ``preset: paper`` added when the
+    parameters' preset is ``paper`` and the block names none."""
+    spec = dict(training or {})
+    if params.preset == "paper":
+        spec.setdefault("preset", "paper")
+    return spec
+
+
 class ModelPoint(NamedTuple):
     """What selects the masked VQ-VAE serving a sweep point: codebook size ``J`` and masking ratio ``M_r``
     (the other schemes have neither: one model for every point, at the parameters' values)."""
@@ -153,7 +172,18 @@ class PretrainParams(ReconstructionParams):
 
 
 class MaskedVqvaeParams(ParamsModel):
-    """Parameters of ``masked_vqvae`` (defaults: ``../shared/notes/masked-vqvae-analysis.md``, CPU preset)."""
+    """Parameters of ``masked_vqvae`` (defaults: ``../shared/notes/masked-vqvae-analysis.md``, CPU preset;
+    ``preset: paper`` sets :data:`PAPER_ARCH` and :data:`PAPER_DECODER` where the scenario is silent)."""
+
+    preset: Literal["cpu", "paper"] = Field(
+        "cpu", description="cpu (the architecture defaults below: a ViT of width 64 on the data's own images) or paper "
+                           "(for a GPU: images resized to 224, patch 16, ViT width 768, 14 blocks, 12 heads, codebook "
+                           "dimension 256, FC width 512, MAE decoders 8 x 512, and training: {preset: paper} unless "
+                           "the training block names a preset); fields given here win")
+    image_size: Optional[int] = Field(None, ge=4, le=4096, strict=True,
+                                      description="the ViT sees each image resized to image_size x image_size "
+                                                  "(bicubic up, area down; the paper's CIFAR-10 at 224); null: as "
+                                                  "the data has it. Attacks perturb the data's own pixels")
 
     scheme: Literal["mvqvae", "jscc", "digital"] = Field(
         "mvqvae", description="mvqvae (masked VQ-VAE, digital indices), jscc (JSCC-ViT, analog symbols) or digital "
@@ -178,6 +208,8 @@ class MaskedVqvaeParams(ParamsModel):
     width: int = Field(64, ge=4, le=2048, strict=True)
     depth: int = Field(4, ge=1, le=48, strict=True)
     heads: int = Field(4, ge=1, le=64, strict=True)
+    mlp_ratio: int = Field(2, ge=1, le=16, strict=True, description="each encoder block's MLP width over the ViT "
+                                                                   "width (paper preset: 4, ViT-B's)")
     hidden: int = Field(128, ge=4, le=8192, strict=True, description="width of the receiver's FC layers")
     orthogonality: float = Field(1.0, ge=0, le=100, description="weight of the codebook orthogonality term")
     vq_terms: Literal["sum", "mean"] = Field(
@@ -208,6 +240,16 @@ class MaskedVqvaeParams(ParamsModel):
                                             "the clean gallery, the queries are drawn from the others")
     threads: Optional[int] = Field(None, ge=1, le=1024)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _paper_preset(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("preset") == "paper":
+            data = {**PAPER_ARCH, **data}
+            for name in ("pretrain", "reconstruction"):
+                if isinstance(data.get(name), dict):
+                    data[name] = {**PAPER_DECODER, **data[name]}
+        return data
+
     @field_validator("reconstruction")
     @classmethod
     def _reconstruction_needs_codebook(cls, value: Optional[ReconstructionParams],
@@ -220,6 +262,8 @@ class MaskedVqvaeParams(ParamsModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> "MaskedVqvaeParams":
+        if self.image_size is not None and self.image_size % self.patch:
+            raise ValueError(f"image_size: {self.image_size} is not a multiple of the patch {self.patch}")
         if self.codebook_size & (self.codebook_size - 1):
             raise ValueError(f"codebook_size: {self.codebook_size} is not a power of two (indices are sent as "
                              "log2 J bits)")
@@ -247,7 +291,9 @@ class MaskedVqvaeParams(ParamsModel):
 
     def reconstruction_settings(self) -> ReconstructionParams:
         """The reconstruction decoder's settings (``params.reconstruction`` or its defaults)."""
-        return self.reconstruction if self.reconstruction is not None else ReconstructionParams()
+        if self.reconstruction is not None:
+            return self.reconstruction
+        return ReconstructionParams(**PAPER_DECODER) if self.preset == "paper" else ReconstructionParams()
 
     def noise_map_settings(self) -> NoiseMapParams:
         """The noise map's settings (``params.noise_map`` or its defaults)."""
@@ -311,5 +357,5 @@ def model_point(params: MaskedVqvaeParams, point: Mapping[str, float]) -> ModelP
 
 __all__ = ["AdversarialParams", "AttackParams", "CPU_STAGES", "CPU_TRAIN_IMAGES", "MaskedVqvaeParams", "ModelPoint",
            "NoiseMapParams", "PAPER_STAGES", "PretrainParams", "QUICK_STAGES", "ReceiverAttackParams",
-           "ReconstructionParams", "StageParams", "TrainingParams", "check_feature", "check_receiver_attack",
+           "PAPER_ARCH", "PAPER_DECODER", "ReconstructionParams", "StageParams", "TrainingParams", "training_spec", "check_feature", "check_receiver_attack",
            "model_point"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Dict, Optional, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 Number = Union[int, Fraction]
 
@@ -58,6 +58,13 @@ def patches(height: int, width: int, patch: int) -> int:
     if height % patch or width % patch:
         raise ValueError(f"patch {patch} does not divide the {height}x{width} image")
     return (height // patch) * (width // patch)
+
+
+def patch_grid(image_shape: Sequence[int], patch: int, image_size: Optional[int] = None) -> Tuple[int, int]:
+    """Rows and columns of patches the ViT sees: of ``(H, W, ...)`` images, or of their resized
+    ``image_size x image_size`` copies (``params.image_size``, the paper's 224)."""
+    h, w = (image_size, image_size) if image_size else (int(image_shape[0]), int(image_shape[1]))
+    return h // patch, w // patch
 
 
 def kept_patches(num_patches: int, masking_ratio: Union[float, Fraction]) -> int:

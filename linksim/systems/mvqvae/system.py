@@ -93,10 +93,10 @@ from ..image_system import ImageSystem
 from ..training import log_stderr, torch_threads
 from .masking import kept_positions, least_noisy_positions
 from .params import (CPU_TRAIN_IMAGES, MaskedVqvaeParams, ModelPoint, NoiseMapParams, PretrainParams,
-                     TrainingParams, check_feature, check_receiver_attack, model_point)
+                     TrainingParams, check_feature, check_receiver_attack, model_point, training_spec)
 from .probes import nearest_neighbour_hits
 from .receiver_noise import attacker_interference
-from .symbols import bits_per_index, kept_patches
+from .symbols import bits_per_index, kept_patches, patch_grid
 
 MODEL_VERSION = "mvqvae-1"
 #: Version of the reconstruction decoder (Fig. 11(b)); its key also holds its model's key.
@@ -180,7 +180,7 @@ class MaskedVqvaeSystem(ImageSystem):
 
     def __init__(self, params: MaskedVqvaeParams, context: SystemContext) -> None:
         super().__init__(params, context)
-        self.training = validate_model(TrainingParams, context.training or {}, field="training")
+        self.training = validate_model(TrainingParams, training_spec(params, context.training), field="training")
         self.served: Dict[ModelPoint, ServedModel] = {}
         self._links: Dict[int, Any] = {}
         self._digital_link: Any = None
@@ -190,7 +190,7 @@ class MaskedVqvaeSystem(ImageSystem):
     # ----------------------------------------------------------------- checks
     @classmethod
     def validate_context(cls, params: MaskedVqvaeParams, context: SystemContext) -> None:
-        validate_model(TrainingParams, context.training or {}, field="training")
+        validate_model(TrainingParams, training_spec(params, context.training), field="training")
         from ..image_system import image_dataset
         from ...phy.channels import build_channel
 
@@ -198,9 +198,11 @@ class MaskedVqvaeSystem(ImageSystem):
         if dataset.num_classes < 2:
             raise UserError("data: masked_vqvae classifies: it needs a labelled dataset")
         h, w, _ = dataset.image_shape
-        if h % params.patch or w % params.patch:
-            raise UserError(f"params.patch: {params.patch} does not divide the {h}x{w} images")
-        positions = (h // params.patch) * (w // params.patch)
+        if params.image_size is None and (h % params.patch or w % params.patch):
+            raise UserError(f"params.patch: {params.patch} does not divide the {h}x{w} images (or set "
+                            f"params.image_size, a multiple of it, to resize them)")
+        rows, cols = patch_grid(dataset.image_shape, params.patch, params.image_size)
+        positions = rows * cols
         for where, spec in (("channel", context.channel), ("params.train_channel", params.train_channel)):
             if spec is None:
                 continue
@@ -255,6 +257,10 @@ class MaskedVqvaeSystem(ImageSystem):
         p, mp = self.params, mp or self.default_point()
         arch = {"patch": p.patch, "width": p.width, "depth": p.depth, "heads": p.heads, "hidden": p.hidden,
                 "codebook_dim": p.codebook_dim, "codebook_size": mp.codebook_size, "fim": p.fim}
+        if p.image_size is not None:  # only when set, so that the models trained before them keep their keys
+            arch["image_size"] = p.image_size
+        if p.mlp_ratio != 2:
+            arch["mlp_ratio"] = p.mlp_ratio
         if p.scheme == "digital":
             del arch["codebook_size"], arch["fim"]
         if self.context.quick:
@@ -325,7 +331,7 @@ class MaskedVqvaeSystem(ImageSystem):
         """The pre-training decoder's architecture (quick mode: :data:`QUICK_DECODER_ARCH`)."""
         if self.context.quick:
             return dict(QUICK_DECODER_ARCH)
-        return (self.params.pretrain or PretrainParams()).model_dump()
+        return (self.params.pretrain or PretrainParams()).model_dump()  # preset paper: filled at validation
 
     def symbols_per_image(self, mp: Optional[ModelPoint] = None) -> Optional[int]:
         """Channel symbols per image: the packed indices of the kept patches (mvqvae), one per patch
@@ -333,8 +339,8 @@ class MaskedVqvaeSystem(ImageSystem):
         mp = mp or self.default_point()
         if self.params.scheme == "digital":
             return None
-        h, w, _ = self.image_shape
-        n = (h // self.params.patch) * (w // self.params.patch)
+        rows, cols = patch_grid(self.image_shape, self.params.patch, self.params.image_size)
+        n = rows * cols
         if self.params.scheme == "jscc":
             multiple = self._link_channel().symbols_multiple
             return -(-n // multiple) * multiple
@@ -571,7 +577,7 @@ class MaskedVqvaeSystem(ImageSystem):
 
         def build() -> Any:
             return build_decoder(self.image_shape, model.encoder.patch, model.quantizer.codebook.shape[-1],
-                                 self.decoder_config())
+                                 self.decoder_config(), input_size=model.encoder.input_size)
 
         def train(decoder: Any) -> Any:
             from .networks import transfer_decoder
@@ -896,8 +902,7 @@ class MaskedVqvaeSystem(ImageSystem):
         from ...matrices import Matrix
 
         p, settings = self.params, self.params.noise_map_settings()
-        h, w, _ = self.image_shape
-        rows, cols = h // p.patch, w // p.patch
+        rows, cols = patch_grid(self.image_shape, p.patch, p.image_size)
         scores = self._noise_map(mp)
         if settings.temperature is None:
             kept = least_noisy_positions(1, scores, mp.masking_ratio)[0]
