@@ -16,7 +16,8 @@ Paper: ``../shared/papers/masked-vqvae-robust.md``. Built so far (issue 12, in p
   reconstruction first (:func:`.training.train_masked_autoencoder`), the task then starts from
   its encoder and codebook (:func:`.networks.transfer_pretrained`);
 * training on the noise map (Algorithm 3 step 2, ``noise_map.train_temperature``,
-  :class:`.training.NoiseMapMasking`);
+  :class:`.training.NoiseMapMasking`), Algorithm 3's interleaved passes (``schedule``,
+  :func:`.training.interleaved_passes`) and eq. (17)'s similarity loss (:mod:`.losses`);
 * Fig. 11(b): :class:`.networks.ReconstructionDecoder`, an MAE-style decoder from the received
   tokens to pixels, trained after the classifier with it frozen
   (:func:`.training.train_reconstruction_decoder`; from the pre-training decoder when the

@@ -212,6 +212,14 @@ class MaskedVqvaeParams(ParamsModel):
                                                                    "width (paper preset: 4, ViT-B's)")
     hidden: int = Field(128, ge=4, le=8192, strict=True, description="width of the receiver's FC layers")
     orthogonality: float = Field(1.0, ge=0, le=100, description="weight of the codebook orthogonality term")
+    similarity: float = Field(0.0, ge=0, le=100, description="weight of eq. (17)'s semantic-similarity loss on the "
+                                                              "encoded features (scheme mvqvae; the paper gives none; "
+                                                              "0: off, every shipped model but mvqvae_snr's "
+                                                              "'Algorithm 3')")
+    schedule: Literal["merged", "interleaved"] = Field(
+        "merged", description="scheme mvqvae: merged (one step per batch on every loss term, the shipped models) or "
+                              "interleaved (Algorithm 3: per epoch a codebook pass, eq. 12, then a FIM pass, eqs. 16 "
+                              "+ 17; twice the steps)")
     vq_terms: Literal["sum", "mean"] = Field(
         "sum", description="eq. (12)'s codebook and commitment terms per token: sum (the squared norm over the D "
                            "values, as eq. 12 writes it; every shipped model but mvqvae_codebook's 'per value') or "
@@ -280,6 +288,10 @@ class MaskedVqvaeParams(ParamsModel):
             raise ValueError("noise_map: these settings need masking: noise_map (masking is 'random')")
         if self.train_channel is not None and self.scheme == "digital":
             raise ValueError("train_channel: the digital baseline's classifier trains on images, without a channel")
+        if self.scheme != "mvqvae" and (self.similarity > 0 or self.schedule != "merged"):
+            field = "similarity" if self.similarity > 0 else "schedule"
+            raise ValueError(f"{field}: eq. (17) and Algorithm 3's passes train the masked VQ-VAE; scheme "
+                             f"{self.scheme!r} has neither codebook nor masked features (use scheme: mvqvae)")
         if self.pretrain is not None and self.scheme != "mvqvae":
             raise ValueError(f"pretrain: the MAE pre-training trains the masked VQ-VAE's encoder and codebook; scheme "
                              f"{self.scheme!r} has no codebook (use scheme: mvqvae)")

@@ -305,6 +305,10 @@ class MaskedVqvaeSystem(ImageSystem):
             identity["pretrain"] = self.pretrain_key(mp)
         if p.vq_terms != "sum" and p.scheme == "mvqvae":
             identity["vq_terms"] = p.vq_terms
+        if p.similarity > 0:
+            identity["similarity"] = p.similarity
+        if p.schedule != "merged":
+            identity["schedule"] = p.schedule
         if p.trains_on_noise_map():
             identity["train_masking"] = {"mode": "noise_map", **p.noise_map_settings().model_dump(
                 exclude={"temperature"})}
@@ -460,15 +464,19 @@ class MaskedVqvaeSystem(ImageSystem):
                 log(f"[{self.context.label}] training {p.scheme} ({'FIM, ' if p.fim else ''}"
                     f"{'AT' if adversarial else 'no AT'}; J {mp.codebook_size}, M_r {mp.masking_ratio:g}"
                     f"{', pre-trained' if p.pretrain is not None else ''}"
-                    f"{', on the noise map' if noise_map is not None else ''}) on {len(images)} images ({where})")
+                    f"{', on the noise map' if noise_map is not None else ''}"
+                    f"{', Algorithm 3 interleaved' if p.schedule == 'interleaved' else ''}) on {len(images)} images "
+                    f"({where})")
             started = time.time()
             report = train_classifier_link(
                 model, to_tensor(images), labels, self.stage(), snr_db=p.train_snr_db,
                 masking_ratio=mp.masking_ratio,
                 link=self._training_link(mp.codebook_size) if p.scheme == "mvqvae" else None,
                 adversarial=adversarial,
-                weights=Objectives(orthogonality=p.orthogonality, fim_gamma=p.fim_gamma, vq_terms=p.vq_terms),
-                seed=self.context.seed, name=f"'{self.context.label}'", noise_map=noise_map, log=log)
+                weights=Objectives(orthogonality=p.orthogonality, fim_gamma=p.fim_gamma, vq_terms=p.vq_terms,
+                                   similarity=p.similarity),
+                seed=self.context.seed, name=f"'{self.context.label}'", noise_map=noise_map, schedule=p.schedule,
+                log=log)
             record["running_time_s"] = time.time() - started
             if noise_map is not None and noise_map.maps:
                 record["training_noise_map"] = [round(float(v), 6) for v in noise_map.maps[-1]]

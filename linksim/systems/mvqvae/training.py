@@ -1,7 +1,8 @@
 """Training of the masked VQ-VAE and the JSCC-ViT baseline, with or without adversarial training.
 
-One step per batch (the CPU schedule of Algorithm 3, its passes merged; README, "Masked
-VQ-VAE"):
+By default one step per batch on every term (Algorithm 3 with its passes merged; README,
+"Masked VQ-VAE"); ``schedule="interleaved"`` runs Algorithm 3's steps 3 and 4 as two whole
+passes per epoch (:func:`interleaved_passes`). Per batch:
 
 0. (``params.pretrain``) the model starts from an MAE pre-training
    (:func:`train_masked_autoencoder`: image reconstruction, eq. 12 with MSE; its encoder
@@ -19,7 +20,8 @@ VQ-VAE"):
 3. the loss: eq. (12) with a cross-entropy first term, ``CE + ||sg(z_e) - e||^2 +
    beta ||z_e - sg(e)||^2`` (each squared norm summed over the ``D`` values, or averaged:
    ``vq_terms``), plus the orthogonality term (``orthogonality`` weight), plus
-   eq. (16)'s ``gamma CE(p_FIM, z)`` with a FIM. The masked VQ-VAE is trained through
+   eq. (16)'s ``gamma CE(p_FIM, z)`` with a FIM, plus eq. (17)'s similarity term
+   (``similarity`` weight, :mod:`.losses`). The masked VQ-VAE is trained through
    its digital link: the indices cross the real channel at the training SNR (bits,
    16-QAM, MIMO, hard decisions) and the *received* codebook vectors reach the receiver,
    with straight-through gradients to ``z_e``. JSCC-ViT trains through its
@@ -46,6 +48,7 @@ from ...learning.loop import Batches, GradientTransform, Objective, TrainingLoop
 from ...learning.stages import StageSettings
 from ...phy.base import snr_db_to_no
 from .codebook import orthogonality_loss, straight_through
+from .losses import semantic_similarity_loss
 from .index_link import IndexLink
 from .masking import kept_positions
 from .networks import JsccViT, MaskedAutoencoder, MaskedVQVAE, ReconstructionDecoder, ViTClassifier, all_positions
@@ -68,13 +71,19 @@ class AdversarialTraining:
 
 @dataclass(frozen=True)
 class Objectives:
-    """Loss weights: ``orthogonality`` (Fig. 10's codebook term) and ``fim_gamma`` (eq. 16's
-    gamma); ``vq_terms``: how eq. (12)'s codebook and commitment terms reduce each token's
-    values (:meth:`~.codebook.VectorQuantizer.loss_terms`: ``sum`` or ``mean``)."""
+    """Loss weights: ``orthogonality`` (Fig. 10's codebook term), ``fim_gamma`` (eq. 16's
+    gamma) and ``similarity`` (eq. 17's, :func:`~.losses.semantic_similarity_loss`; 0: off);
+    ``vq_terms``: how eq. (12)'s codebook and commitment terms reduce each token's values
+    (:meth:`~.codebook.VectorQuantizer.loss_terms`: ``sum`` or ``mean``)."""
 
     orthogonality: float = 1.0
     fim_gamma: float = 1.0
     vq_terms: str = "sum"
+    similarity: float = 0.0
+
+
+#: The training schedules of the masked VQ-VAE (:func:`train_classifier_link`).
+SCHEDULES = ("merged", "interleaved")
 
 
 class RemovePerturbation(GradientTransform):
@@ -127,14 +136,24 @@ class NoiseMapMasking:
 def train_classifier_link(model: Any, images: np.ndarray, labels: np.ndarray, settings: StageSettings, *,
                           snr_db: float, masking_ratio: float, link: Optional[IndexLink],
                           adversarial: Optional[AdversarialTraining], weights: Objectives, seed: int, name: str,
-                          noise_map: Optional[NoiseMapMasking] = None,
+                          noise_map: Optional[NoiseMapMasking] = None, schedule: str = "merged",
                           log: Optional[Callable[[str], None]] = None) -> TrainingReport:
     """Train a :class:`~.networks.MaskedVQVAE` (through ``link``), a :class:`~.networks.JsccViT`
     (through its channel layer) or a :class:`~.networks.ViTClassifier` (on the images; ``snr_db``
     unused) on ``images`` ``[N, C, H, W]`` float in [0, 1], ``labels`` ``[N]``.
 
     ``noise_map`` (masked VQ-VAE only): mask by the noise map from the second epoch on
-    (:class:`NoiseMapMasking`); None: random masking throughout."""
+    (:class:`NoiseMapMasking`); None: random masking throughout.
+
+    ``schedule`` (masked VQ-VAE only): ``merged``, one optimizer step per batch on the sum of
+    every term; ``interleaved``, Algorithm 3's steps 3 and 4 as two passes over the data per
+    epoch, each with its own Adam: first the codebook pass (eq. 12 with the cross-entropy and
+    the orthogonality term; encoder without its FIM, codebook and receiver move), then the
+    FIM pass (eqs. 16 + 17: cross-entropy, ``fim_gamma`` times the FIM's, ``similarity``
+    times eq. 17; FIM, encoder and receiver move, the codebook does not). Twice the steps of
+    ``merged`` for the same epochs; the learning rate decays on the same epochs."""
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
     masks = torch.Generator().manual_seed(seed + 1)
     mu_value = snr_db / 10.0
     is_vq = isinstance(model, MaskedVQVAE)
@@ -162,7 +181,9 @@ def train_classifier_link(model: Any, images: np.ndarray, labels: np.ndarray, se
             return _cross_entropy(model.noiseless_logits(x, positions, mu_for(x.shape[0])), y)
         return _cross_entropy(model.logits(x, ideal=True, mu=mu_for(x.shape[0])), y)
 
-    def link_loss(x: torch.Tensor, y: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    def link_loss(x: torch.Tensor, y: torch.Tensor, positions: torch.Tensor, terms: str = "all") -> torch.Tensor:
+        """The loss through the link; ``terms``: ``all`` (merged), ``vq`` (eq. 12 + orthogonality)
+        or ``fim`` (eqs. 16 + 17) for the masked VQ-VAE's interleaved passes."""
         batch = x.shape[0]
         if is_classifier:  # the digital link lies before the classifier
             return _cross_entropy(model(x), y)
@@ -176,32 +197,73 @@ def train_classifier_link(model: Any, images: np.ndarray, labels: np.ndarray, se
             with torch.no_grad():
                 received = link.transmit(indices, float(snr_db_to_no(snr_db))).indices
             logits = model.receiver(straight_through(z_e, model.quantizer.lookup(received)), positions)
-            codebook, commitment = model.quantizer.loss_terms(z_e, indices, weights.vq_terms)
-            loss = _cross_entropy(logits, y) + codebook + commitment
-            if weights.orthogonality > 0:
-                loss = loss + weights.orthogonality * orthogonality_loss(model.quantizer.codebook)
-        if aux is not None:
+            loss = _cross_entropy(logits, y)
+            if terms != "fim":
+                codebook, commitment = model.quantizer.loss_terms(z_e, indices, weights.vq_terms)
+                loss = loss + codebook + commitment
+                if weights.orthogonality > 0:
+                    loss = loss + weights.orthogonality * orthogonality_loss(model.quantizer.codebook)
+            if terms != "vq" and weights.similarity > 0:
+                loss = loss + weights.similarity * semantic_similarity_loss(z_e)
+        if aux is not None and terms != "vq":
             loss = loss + weights.fim_gamma * _cross_entropy(aux, y)
         return loss
 
-    def loss(batch: Any) -> torch.Tensor:
-        x, y = batch
-        x = x.float()
-        positions = positions_for(x.shape[0])
-        if adversarial is not None:
-            n_adv = int(round(adversarial.fraction * x.shape[0]))
-            x = adversarial_batch(lambda v, t: ideal_loss(v, t, positions[:n_adv]), x, y, adversarial)
-            if awp is not None:
-                awp.perturb(lambda: ideal_loss(x, y, positions))
-        return link_loss(x, y, positions)
+    def loss_of(terms: str) -> Callable[[Any], torch.Tensor]:
+        def loss(batch: Any) -> torch.Tensor:
+            x, y = batch
+            x = x.float()
+            positions = positions_for(x.shape[0])
+            if adversarial is not None:
+                n_adv = int(round(adversarial.fraction * x.shape[0]))
+                x = adversarial_batch(lambda v, t: ideal_loss(v, t, positions[:n_adv]), x, y, adversarial)
+                if awp is not None:
+                    awp.perturb(lambda: ideal_loss(x, y, positions))
+            return link_loss(x, y, positions, terms)
+        return loss
 
     data = Batches([torch.as_tensor(images), torch.as_tensor(labels).long()], settings.batch_size)
-    objective = Objective("model", [model], loss, settings.learning_rate, decay_every=settings.decay_every,
-                          decay_factor=settings.decay_factor)
-    loop = TrainingLoop(name, data, [objective], epochs=settings.epochs, seed=seed,
+    epochs = settings.epochs
+    if schedule == "interleaved" and is_vq:
+        passes = interleaved_passes(model, data, loss_of, settings)
+        objectives, epochs = passes, 2 * settings.epochs
+    else:
+        objectives = [Objective("model", [model], loss_of("all"), settings.learning_rate,
+                                decay_every=settings.decay_every, decay_factor=settings.decay_factor)]
+    loop = TrainingLoop(name, data, objectives, epochs=epochs, seed=seed,
                         transform=RemovePerturbation(awp) if awp is not None else None,
                         after_epoch=[noise_map.after_epoch] if noise_map is not None and is_vq else (), log=log)
     return loop.run()
+
+
+def interleaved_passes(model: MaskedVQVAE, data: Batches, loss_of: Callable[[str], Callable[[Any], torch.Tensor]],
+                       settings: StageSettings) -> List[Objective]:
+    """Algorithm 3's steps 3 and 4 as two objectives that take turns a whole pass over ``data``
+    each (so the loop runs twice the epochs): the codebook pass (``loss_of("vq")``: the encoder
+    without its FIM, the codebook and the receiver) and the FIM pass (``loss_of("fim")``: the
+    FIM, the encoder and the receiver). Each has its own Adam; learning rates decay every
+    ``2 decay_every`` loop epochs, i.e. on the stage's epochs."""
+    encoder = model.encoder
+    fim = list(encoder.fim.trainable_weights) if encoder.fim is not None else []
+    fim_ids = {id(w) for w in fim}
+    trunk = [w for w in encoder.trainable_weights if id(w) not in fim_ids]
+    receiver = list(model.receiver.trainable_weights)
+    vq = WeightGroup(trunk + list(model.quantizer.trainable_weights) + receiver)
+    task = WeightGroup(fim + trunk + receiver)
+    batches = sum(1 for first in range(0, data.size, data.batch_size)
+                  if min(data.batch_size, data.size - first) >= data.min_batch)
+    decay = 2 * settings.decay_every if settings.decay_every > 0 else 0
+    return [Objective("codebook pass (eq. 12)", [vq], loss_of("vq"), settings.learning_rate, decay_every=decay,
+                      decay_factor=settings.decay_factor, steps=batches),
+            Objective("FIM pass (eqs. 16 + 17)", [task], loss_of("fim"), settings.learning_rate, decay_every=decay,
+                      decay_factor=settings.decay_factor, steps=batches)]
+
+
+@dataclass
+class WeightGroup:
+    """Some of a model's weights, for an :class:`~linksim.learning.loop.Objective` that moves only those."""
+
+    trainable_weights: List[Any]
 
 
 def train_masked_autoencoder(model: MaskedAutoencoder, images: torch.Tensor, settings: StageSettings, *,
@@ -276,6 +338,6 @@ def train_reconstruction_decoder(model: MaskedVQVAE, decoder: ReconstructionDeco
     return loop.run()
 
 
-__all__ = ["AdversarialTraining", "NoiseMapMasking", "Objectives", "RemovePerturbation", "adversarial_batch",
+__all__ = ["AdversarialTraining", "NoiseMapMasking", "Objectives", "SCHEDULES", "WeightGroup", "interleaved_passes", "RemovePerturbation", "adversarial_batch",
            "train_classifier_link", "train_masked_autoencoder", "train_reconstruction_decoder", "JsccViT",
            "MaskedVQVAE", "ReconstructionDecoder", "ViTClassifier"]

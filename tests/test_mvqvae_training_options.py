@@ -1,4 +1,5 @@
-"""The masked VQ-VAE's MAE pre-training and its training on the noise map (issue 12).
+"""The masked VQ-VAE's training options (issue 12): MAE pre-training, training on the noise
+map, the reduction of eq. (12)'s terms, eq. (17) and Algorithm 3's interleaved schedule.
 
 * :func:`transfer_pretrained` starts a masked VQ-VAE's encoder and codebook from the
   pre-training model exactly, and leaves its FIM and receiver alone; :func:`transfer_decoder`
@@ -12,6 +13,9 @@
 * Algorithm 3 step 2 (``noise_map.train_temperature``): the first epoch masks at random, the
   later ones by the map measured after each epoch; it keys the weights, the test-time
   temperature does not;
+* eq. (17) is ``-||F^T F||_F / K`` (-1 for parallel features, -1/sqrt(K) for orthogonal ones);
+  Algorithm 3's interleaved schedule alternates whole passes: the codebook pass moves no FIM
+  weight, the FIM pass no codebook vector;
 * bad settings name the field.
 """
 
@@ -293,6 +297,73 @@ def test_at_j_4_the_summed_vq_terms_collapse_the_codebook_and_the_averaged_ones_
     assert perplexity["sum"] < 1.05 and perplexity["mean"] > 1.8, perplexity
 
 
+# ---------------------------------------------------------------- eq. (17) and Algorithm 3's passes
+def test_semantic_similarity_loss_is_minus_the_normalised_gram_norm() -> None:
+    from linksim.systems.mvqvae.losses import semantic_similarity_loss
+
+    parallel = torch.tensor([[[1.0, 0.0], [2.0, 0.0], [0.5, 0.0]]])
+    assert float(semantic_similarity_loss(parallel)) == pytest.approx(-1.0)
+    orthogonal = torch.eye(4).unsqueeze(0) * 3.0
+    assert float(semantic_similarity_loss(orthogonal)) == pytest.approx(-0.5)  # -1/sqrt(4)
+    f = torch.tensor([[[1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 2.0]]])
+    unit = torch.nn.functional.normalize(f[0], dim=-1)
+    expected = -float(torch.linalg.matrix_norm(unit @ unit.T)) / 3  # the paper's -||F^T F||, Frobenius, / K
+    assert float(semantic_similarity_loss(f)) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="B, K, D"):
+        semantic_similarity_loss(torch.zeros(3, 2))
+
+
+def test_interleaved_schedule_alternates_whole_passes_over_disjoint_weight_groups(monkeypatch) -> None:
+    from linksim.learning.stages import StageSettings
+    from linksim.phy.channels import build_channel
+    from linksim.systems.mvqvae import training
+    from linksim.systems.mvqvae.index_link import IndexLink
+    from linksim.systems.mvqvae.networks import build_model
+
+    torch.manual_seed(0)
+    model = build_model("mvqvae", (32, 32, 3), {**CONFIG, "fim": True}, 10)
+    codebook = model.quantizer.codebook.detach().clone()
+    fim = [w.value.detach().clone() for w in model.encoder.fim.weights]
+    seen: List[str] = []
+    real = training.interleaved_passes
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        passes = real(*args, **kwargs)
+        for objective in passes:
+            inner = objective.loss
+            objective.loss = (lambda f, name: lambda batch: (seen.append(name), f(batch))[1])(inner, objective.name)
+        return passes
+
+    monkeypatch.setattr(training, "interleaved_passes", spy)
+    images, labels = torch.rand(48, 3, 32, 32).numpy(), torch.randint(0, 10, (48,)).numpy()
+    report = training.train_classifier_link(
+        model, images, labels, StageSettings(1, 16, 1e-2), snr_db=3.0, masking_ratio=0.5,
+        link=IndexLink(16, build_channel(SVD1)), adversarial=None, weights=training.Objectives(similarity=0.1),
+        seed=1, name="test", schedule="interleaved")
+    assert seen == ["codebook pass (eq. 12)"] * 3 + ["FIM pass (eqs. 16 + 17)"] * 3  # one epoch: two whole passes
+    assert report.steps == {"codebook pass (eq. 12)": 3, "FIM pass (eqs. 16 + 17)": 3}
+    assert not torch.equal(codebook, model.quantizer.codebook)  # the codebook pass moved the codebook
+    assert any(not torch.equal(v, w.value) for v, w in zip(fim, model.encoder.fim.weights))  # the FIM pass, the FIM
+    vq, task = training.interleaved_passes(model, training.Batches([torch.zeros(4)], 2), lambda t: None,
+                                           StageSettings(1, 2, 1e-3))
+    vq_ids = {id(w) for w in vq.models[0].trainable_weights}
+    task_ids = {id(w) for w in task.models[0].trainable_weights}
+    assert not vq_ids & {id(w) for w in model.encoder.fim.trainable_weights}
+    assert not task_ids & {id(w) for w in model.quantizer.trainable_weights}
+    with pytest.raises(ValueError, match="schedule"):
+        training.train_classifier_link(model, images, labels, StageSettings(1, 16, 1e-3), snr_db=3.0,
+                                       masking_ratio=0.5, link=IndexLink(16, build_channel(SVD1)), adversarial=None,
+                                       weights=training.Objectives(), seed=1, name="t", schedule="sometimes")
+
+
+def test_similarity_and_schedule_key_the_weights_only_when_set(tmp_path) -> None:
+    base = _built({"fim": True, "adversarial": {}, "similarity": 0.0, "schedule": "merged"}, tmp_path=tmp_path)
+    both = _built({"fim": True, "adversarial": {}, "similarity": 0.01, "schedule": "interleaved"}, tmp_path=tmp_path)
+    one = _built({"fim": True, "adversarial": {}, "schedule": "interleaved"}, tmp_path=tmp_path)
+    assert base.model_key() == "01356882c67811a3"
+    assert len({base.model_key(), both.model_key(), one.model_key()}) == 3
+
+
 # ---------------------------------------------------------------- bad settings
 @pytest.mark.parametrize("params, message", [
     ({"scheme": "jscc", "pretrain": {}}, "params.pretrain|pretrain"),
@@ -302,6 +373,9 @@ def test_at_j_4_the_summed_vq_terms_collapse_the_codebook_and_the_averaged_ones_
     ({"noise_map": {"train_temperature": 1.0}}, "noise_map"),
     ({"masking": "noise_map", "noise_map": {"train_temperature": -1}}, "params.noise_map.train_temperature"),
     ({"vq_terms": "max"}, "params.vq_terms"),
+    ({"scheme": "jscc", "similarity": 0.1}, "similarity"),
+    ({"scheme": "digital", "schedule": "interleaved"}, "schedule"),
+    ({"schedule": "alternating"}, "params.schedule"),
 ])
 def test_bad_pretraining_and_map_training_settings_name_the_field(params, message) -> None:
     from linksim.scenario import parse_scenario
